@@ -1,0 +1,3 @@
+from mage_mcp.main import main
+
+main()

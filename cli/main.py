@@ -1,0 +1,49 @@
+"""The `mage-mcp` command (also `python -m mage_mcp`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pydantic import ValidationError
+
+DESCRIPTION = "MCP server for Mage: pipelines and runs on a Mage cluster, Mage Pro clusters via Mage Cloud."
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="mage-mcp", description=DESCRIPTION)
+    parser.add_argument(
+        "--transport", choices=["stdio", "sse", "streamable-http"], default="stdio", help="default: stdio"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP transports only (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP transports only (default 8000)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
+
+    from mage_mcp.server.app import build_server
+    from mage_mcp.server.config import Settings
+    from mage_mcp.server.transports import UnsafeBindError, serve
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]).upper() for e in exc.errors(include_input=False))
+        sys.exit(f"mage-mcp: invalid configuration in {fields}; see the README's configuration table.")
+    try:
+        serve(build_server(settings), args.transport, args.host, args.port)
+    except UnsafeBindError as exc:
+        sys.exit(f"mage-mcp: {exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+def _version() -> str:
+    from mage_mcp import __version__
+
+    return __version__

@@ -1,0 +1,338 @@
+"""Async client for the API every running Mage serves under `/api` (Mage OSS and Mage Pro).
+
+What it hides, so callers don't have to know:
+- Mage answers most errors with HTTP 200 and an `error` body, in three shapes; every
+  response is checked and turned into one `MageError` subclass.
+- When the cluster requires authentication (`GET /api/statuses` says so), it logs in once,
+  unwraps the JWT Mage returns, sends the inner token as a Bearer credential, and logs in
+  again once when the token is rejected.
+- Error `message` strings are unreliable (Mage mutates shared error dicts), so errors are
+  classified by `code` / `type`, and for unhandled exceptions by `exception`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+from .errors import (
+    MageApiError,
+    MageAuthError,
+    MageConnectionError,
+    MageError,
+    MageInvalidRequestError,
+    MageNotFoundError,
+)
+from .models import Page, Pipeline, PipelineRun, Trigger
+
+# Mage's built-in frontend OAuth client id: a public value baked into every Mage, not a secret.
+MAGE_PUBLIC_API_KEY = "zkWlN0PkIKSN0C11CfUHUj84OT5XOJ6tDZ6bDRO2"
+
+_TOKEN_REJECTED = frozenset({"invalid_oauth_token", "expired_oauth_token"})
+_DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    email: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(email={self.email!r}, password='***')"
+
+
+class ClusterClient:
+    """One Mage cluster's `/api`, over a single keep-alive `httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str = MAGE_PUBLIC_API_KEY,
+        credentials: Credentials | None = None,
+        timeout: httpx.Timeout | float = _DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._http = httpx.AsyncClient(
+            base_url=f"{self.base_url}/api",
+            headers={"X-API-KEY": api_key, "Content-Type": "application/json"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self._auth_required: bool | None = None
+        self._bearer: str | None = None
+        self._login_lock = anyio.Lock()
+        self._trigger_locks: dict[str, anyio.Lock] = {}
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def requires_authentication(self) -> bool:
+        body = await self._send("GET", "/statuses", authenticate=False)
+        statuses = body.get("statuses") or [{}]
+        return bool(statuses[0].get("require_user_authentication", False))
+
+    async def list_pipelines(self, *, search: str | None = None, limit: int, offset: int = 0) -> Page[Pipeline]:
+        params: dict[str, Any] = {"_limit": limit, "_offset": offset}
+        if search:
+            params["search"] = search
+        body = await self.request("GET", "/pipelines", params=params)
+        meta = body.get("metadata") or {}
+        return Page[Pipeline](
+            items=[Pipeline.model_validate(p) for p in body.get("pipelines", [])],
+            total=meta.get("count"),
+            has_more=bool(meta.get("next")),
+        )
+
+    async def get_pipeline(self, uuid: str) -> Pipeline:
+        body = await self.request(
+            "GET",
+            f"/pipelines/{_segment(uuid)}",
+            params={"includes_content": "false", "includes_outputs": "false"},
+            what=f"pipeline {uuid!r}",
+        )
+        return Pipeline.model_validate(body["pipeline"])
+
+    async def get_trigger(self, trigger_id: int) -> Trigger:
+        body = await self.request("GET", f"/pipeline_schedules/{trigger_id}", what=f"trigger {trigger_id}")
+        return Trigger.model_validate(body["pipeline_schedule"])
+
+    async def find_trigger(self, pipeline_uuid: str, name: str, schedule_type: str) -> Trigger | None:
+        """The pipeline's trigger with this name and type, paging through all of its triggers."""
+        offset, page_size = 0, 100
+        while True:
+            body = await self.request(
+                "GET",
+                f"/pipelines/{_segment(pipeline_uuid)}/pipeline_schedules",
+                params={"_limit": page_size, "_offset": offset},
+                what=f"pipeline {pipeline_uuid!r}",
+            )
+            for item in body.get("pipeline_schedules", []):
+                trigger = Trigger.model_validate(item)
+                if trigger.name == name and trigger.schedule_type == schedule_type:
+                    return trigger
+            if not (body.get("metadata") or {}).get("next"):
+                return None
+            offset += page_size
+
+    async def get_run(self, run_id: int) -> PipelineRun:
+        body = await self.request("GET", f"/pipeline_runs/{run_id}", what=f"pipeline run {run_id}")
+        return PipelineRun.model_validate(body["pipeline_run"])
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def create_trigger(self, pipeline_uuid: str, *, name: str, schedule_type: str, status: str) -> Trigger:
+        body = await self.request(
+            "POST",
+            f"/pipelines/{_segment(pipeline_uuid)}/pipeline_schedules",
+            json={"pipeline_schedule": {"name": name, "schedule_type": schedule_type, "status": status}},
+            what=f"pipeline {pipeline_uuid!r}",
+        )
+        return Trigger.model_validate(body["pipeline_schedule"])
+
+    async def set_trigger_status(self, trigger_id: int, status: str) -> Trigger:
+        body = await self.request(
+            "PUT",
+            f"/pipeline_schedules/{trigger_id}",
+            json={"pipeline_schedule": {"status": status}},
+            what=f"trigger {trigger_id}",
+        )
+        return Trigger.model_validate(body["pipeline_schedule"])
+
+    async def ensure_api_trigger(self, pipeline_uuid: str, name: str) -> Trigger:
+        """The pipeline's active API trigger called `name`, created or re-activated when needed.
+
+        Serialised per pipeline, so concurrent callers share one trigger instead of each making one.
+        """
+        async with self._trigger_locks.setdefault(pipeline_uuid, anyio.Lock()):
+            trigger = await self.find_trigger(pipeline_uuid, name, "api")
+            if trigger is None:
+                return await self.create_trigger(pipeline_uuid, name=name, schedule_type="api", status="active")
+            if trigger.status != "active":
+                return await self.set_trigger_status(trigger.id, "active")
+            return trigger
+
+    async def create_run(self, trigger_id: int, variables: Mapping[str, Any]) -> PipelineRun:
+        """Start a run through a trigger with the session's credentials.
+
+        This authenticated route never needs the trigger's token, so no credential of the
+        trigger ever passes through this process. Mage only runs runs of active triggers.
+        """
+        body = await self.request(
+            "POST",
+            f"/pipeline_schedules/{trigger_id}/pipeline_runs",
+            json={"pipeline_run": {"variables": dict(variables)}},
+            what=f"trigger {trigger_id}",
+        )
+        return PipelineRun.model_validate(body["pipeline_run"])
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        what: str | None = None,
+    ) -> dict[str, Any]:
+        """Send an authenticated request; return the body or raise a `MageError`.
+
+        `what` names the object the path addresses, for a readable not-found error.
+        """
+        await self._ensure_login()
+        try:
+            return await self._send(method, path, params=params, json=json, what=what)
+        except MageAuthError as exc:
+            if exc.type not in _TOKEN_REJECTED or self._credentials is None:
+                raise
+        await self._login()
+        return await self._send(method, path, params=params, json=json, what=what)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        what: str | None = None,
+        authenticate: bool = True,
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self._bearer}"} if authenticate and self._bearer else None
+        try:
+            response = await self._http.request(method, path, params=params, json=json, headers=headers)
+        except httpx.TimeoutException:
+            raise MageConnectionError(f"Mage at {self.base_url} did not answer in time.") from None
+        except httpx.TransportError as exc:
+            raise MageConnectionError(
+                f"Mage at {self.base_url} is not reachable ({type(exc).__name__})."
+            ) from None
+        return _parse(response, what)
+
+    async def _ensure_login(self) -> None:
+        if self._auth_required is False or self._bearer is not None:
+            return
+        async with self._login_lock:
+            if self._auth_required is None:
+                self._auth_required = await self.requires_authentication()
+            if self._auth_required and self._bearer is None:
+                await self._login_locked()
+
+    async def _login(self) -> None:
+        async with self._login_lock:
+            await self._login_locked()
+
+    async def _login_locked(self) -> None:
+        if self._credentials is None:
+            raise MageAuthError(
+                "This Mage cluster requires a login and no email/password is configured.",
+                type="login_required",
+            )
+        self._bearer = None
+        try:
+            body = await self._send(
+                "POST",
+                "/sessions",
+                json={"session": {"email": self._credentials.email, "password": self._credentials.password}},
+                authenticate=False,
+            )
+        except MageNotFoundError:
+            # Mage reports a wrong email or password as a 404 record_not_found.
+            raise MageAuthError(
+                "Mage refused the login: wrong email or password.", code=404, type="record_not_found"
+            ) from None
+        self._bearer = _inner_token(body["session"]["token"])
+
+
+def _segment(value: str) -> str:
+    """Quote a path segment; Mage's routes accept `%2F` inside a pk."""
+    return quote(value, safe="")
+
+
+def _inner_token(jwt: str) -> str:
+    """Mage's session token is a JWT whose payload carries the real token; Bearer needs the latter."""
+    try:
+        payload = jwt.split(".")[1]
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(decoded["token"])
+    except (IndexError, ValueError, KeyError, TypeError, binascii.Error):
+        return jwt
+
+
+def _parse(response: httpx.Response, what: str | None) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise MageApiError(
+            f"Mage answered HTTP {response.status_code} with a body that is not JSON.", code=response.status_code
+        ) from None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        raise _error_from(body["error"], response.status_code, what)
+    if response.status_code >= 400 or not isinstance(body, dict):
+        raise MageApiError(f"Mage answered HTTP {response.status_code}.", code=response.status_code)
+    return body
+
+
+def _error_from(error: dict[str, Any], http_status: int, what: str | None) -> MageError:
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    kind = error.get("type") if isinstance(error.get("type"), str) else None
+    exception = error.get("exception")
+    if isinstance(exception, str):
+        # An unhandled server exception: `message` is a traceback, `exception` the real text.
+        text = exception.strip().splitlines()[0][:300] if exception.strip() else "unknown error"
+        if "does not exist" in text or "'code': 404" in text:
+            return MageNotFoundError(f"{_capital(what) if what else 'The object'} does not exist.", code=404)
+        return MageApiError(f"Mage failed: {text}", code=code)
+    if http_status == 401 or kind in {"invalid_api_key", *_TOKEN_REJECTED}:
+        return MageAuthError(_AUTH_MESSAGES.get(kind or "", "Mage refused the credentials."), code=code, type=kind)
+    if kind == "unauthorized_access" or code == 403:
+        return MageAuthError("Mage denied access to this operation.", code=code, type=kind)
+    if kind == "record_not_found" or code == 404:
+        # Mage's 404 message is often wrong (shared dicts mutated by its login code): don't repeat it.
+        return MageNotFoundError(f"{_capital(what) if what else 'The object'} was not found.", code=404, type=kind)
+    if kind in {"record_invalid", "api_resource_error"} or code == 400:
+        detail = _validation_detail(error)
+        return MageInvalidRequestError(f"Mage rejected the request: {detail}", code=code, type=kind)
+    return MageApiError("Mage reported an error.", code=code, type=kind)
+
+
+_AUTH_MESSAGES = {
+    "invalid_api_key": "Mage rejected the API key.",
+    "invalid_oauth_token": "Mage rejected the session token.",
+    "expired_oauth_token": "The Mage session expired.",
+}
+
+
+def _validation_detail(error: dict[str, Any]) -> str:
+    errors: object = error.get("errors")
+    if isinstance(errors, dict) and isinstance(errors.get("error"), str):
+        return str(errors["error"])[:300]
+    message: object = error.get("message")
+    return message[:300] if isinstance(message, str) else "invalid input"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

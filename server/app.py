@@ -1,0 +1,99 @@
+"""Assembles the MCP server: tools, confirmation gate, configuration, compact results."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from mcp.types import Tool as MCPTool
+from pydantic import ValidationError
+
+from mage_mcp import __version__
+from mage_mcp.clients import MageError
+from mage_mcp.tools import TOOLS, Plane, ToolSpec
+
+from .config import Settings
+from .errors import describe_invalid_arguments, describe_upstream
+from .runtime import Runtime
+from .schemas import compact_input_schema, compact_output_schema, without_nulls
+
+INSTRUCTIONS = (
+    "Operate Mage: pipelines and runs on the Mage cluster; Mage Pro clusters through Mage Cloud "
+    "(team_id/cluster_id default to the configured cluster). A person confirms every change; a change "
+    "result may add message, plan, confirmation_token and expires_at. On status confirmation_required, "
+    "show the plan to the user and, once they approve, repeat the call with that confirmation_token."
+)
+
+
+class MageMCPServer(MCPServer[Runtime]):
+    """`MCPServer` with this project's tools, upstream-error hints and compact results."""
+
+    def __init__(self, runtime: Runtime, tools: Sequence[ToolSpec] = TOOLS) -> None:
+        self.runtime = runtime
+        self._planes: dict[str, Plane] = {spec.name: spec.plane for spec in tools}
+        self._listed: list[MCPTool] | None = None
+
+        @asynccontextmanager
+        async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+            async with runtime.connection() as shared:
+                yield shared
+
+        super().__init__(
+            "mage-mcp",
+            instructions=INSTRUCTIONS,
+            version=__version__,
+            lifespan=lifespan,
+            log_level="WARNING",
+            tools=[
+                Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations) for spec in tools
+            ],
+        )
+
+    async def list_tools(self) -> list[MCPTool]:
+        if self._listed is None:
+            self._listed = [
+                tool.model_copy(
+                    update={
+                        "input_schema": compact_input_schema(tool.input_schema),
+                        "output_schema": compact_output_schema(tool.output_schema) if tool.output_schema else None,
+                    }
+                )
+                for tool in await super().list_tools()
+            ]
+        return self._listed
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            result = await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, MageError):
+                detail = describe_upstream(cause, self._planes[name])
+            elif isinstance(cause, ValidationError):
+                detail = describe_invalid_arguments(cause)
+            else:
+                raise
+            raise ToolError(f"Error executing tool {name}: {detail}") from None
+        if isinstance(result, CallToolResult) and result.structured_content is not None:
+            structured = without_nulls(result.structured_content)
+            text = json.dumps(structured, separators=(",", ":"), ensure_ascii=False)
+            result = result.model_copy(
+                update={"structured_content": structured, "content": [TextContent(type="text", text=text)]}
+            )
+        return result
+
+
+def build_server(settings: Settings | None = None, runtime: Runtime | None = None) -> MageMCPServer:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return MageMCPServer(runtime or Runtime(settings or Settings()))
+

@@ -1,0 +1,43 @@
+"""Configuration, read once from the environment (and a `.env` file in the working directory)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mage_mcp.clients import DEFAULT_CLOUD_URL, MAGE_PUBLIC_API_KEY
+
+ConfirmFallback = Literal["token", "deny", "allow"]
+
+
+class Settings(BaseSettings):
+    """Every variable the server reads. Secrets are `SecretStr`, so they never print."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    mage_cloud_url: str = DEFAULT_CLOUD_URL
+    mage_cloud_api_key: SecretStr | None = None
+    mage_cloud_email: str | None = None
+    mage_cloud_password: SecretStr | None = None
+    mage_team_id: str | None = None
+    mage_cluster_id: str | None = None
+
+    mage_cluster_url: str = "http://localhost:6789"
+    mage_api_key: SecretStr = SecretStr(MAGE_PUBLIC_API_KEY)
+    mage_email: str | None = None
+    mage_password: SecretStr | None = None
+
+    mage_mcp_confirm_fallback: ConfirmFallback = "token"
+    mage_mcp_confirm_ttl_s: int = Field(default=300, gt=0, le=86_400)
+    mage_mcp_auth_token: SecretStr | None = None
+
+    def missing_cloud_credentials(self) -> list[str]:
+        """Names of the Cloud variables that are not set (empty when the Cloud plane is usable)."""
+        required = {
+            "MAGE_CLOUD_API_KEY": self.mage_cloud_api_key,
+            "MAGE_CLOUD_EMAIL": self.mage_cloud_email,
+            "MAGE_CLOUD_PASSWORD": self.mage_cloud_password,
+        }
+        return [name for name, value in required.items() if not value]

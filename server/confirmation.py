@@ -1,0 +1,229 @@
+"""The confirmation gate every mutating tool passes through before anything changes.
+
+A mutating tool declares two resolved parameters (SDK 2.3 `Resolve`): the plan of the
+change, built with reads only, and the person's answer to it:
+
+    plan: Annotated[Plan, Resolve(plan_start)],
+    consent: Consent(plan_start),
+
+When the client can show a form, the person is asked (`Elicit`, which the SDK carries as a
+live request on older protocol versions and as an input-required round on 2026-07-28).
+When it cannot, `MAGE_MCP_CONFIRM_FALLBACK` decides: `token` hands back the plan and a
+signed, single-use token bound to the tool and its exact arguments; `deny` refuses;
+`allow` proceeds (trusted automation only). The tool body then calls `gate.settle(...)`,
+and sends its mutating request only when that returns `None`.
+"""
+
+# No `from __future__ import annotations` here: the resolver made in `Consent` is
+# introspected by the SDK, and its annotations must be real objects, not strings that
+# name a closure variable.
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    Context,
+    DeclinedElicitation,
+    Elicit,
+    ElicitationResult,
+    Resolve,
+)
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from .config import ConfirmFallback
+
+
+class Plan(BaseModel):
+    """What a mutating call will change: in words for the person, and as data."""
+
+    summary: str
+    changes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConfirmForm(BaseModel):
+    """The elicitation form: one required boolean, nothing a model could pre-fill."""
+
+    confirm: bool = Field(description="Apply this change?")
+
+
+class NoPrompt:
+    """What the consent resolver returns when the client cannot show a form."""
+
+
+_NO_PROMPT = NoPrompt()
+
+
+def client_can_elicit(ctx: Context[Any, Any]) -> bool:
+    """True when the client declared form elicitation (a bare `elicitation: {}` counts)."""
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def Consent(plan_fn: Callable[..., Any]) -> Any:
+    """The annotated type of a tool's consent parameter for the plan `plan_fn` builds."""
+
+    async def ask_person(
+        plan: Annotated[Plan, Resolve(plan_fn)], ctx: Context[Any, Any]
+    ) -> Elicit[ConfirmForm] | NoPrompt:
+        if not plan.changes or not client_can_elicit(ctx):
+            return _NO_PROMPT  # nothing to change, or no way to ask: the gate's fallback decides
+        return Elicit(f"{plan.summary}\n\nApply this change? Nothing changes unless you confirm.", ConfirmForm)
+
+    return Annotated[ElicitationResult[Any], Resolve(ask_person)]
+
+
+class MutationOutcome(BaseModel):
+    """Fields every mutating tool's result carries; a tool's own result model extends it.
+
+    `status` is the new state after a change, or `declined` / `cancelled` /
+    `confirmation_required` when nothing changed. The confirmation fields are the same for
+    every mutating tool, so the server instructions describe them once instead of each
+    tool's output schema repeating them (they are still validated and sent).
+    """
+
+    status: str
+    message: SkipJsonSchema[str | None] = None
+    plan: SkipJsonSchema[Plan | None] = None
+    confirmation_token: SkipJsonSchema[str | None] = None
+    expires_at: SkipJsonSchema[datetime | None] = None
+
+
+class Halt(MutationOutcome):
+    """The gate's answer when the change must not be applied now (not an error)."""
+
+
+class TokenError(ToolError):
+    """A confirmation token was refused: nothing was sent to Mage."""
+
+
+class ConfirmationTokens:
+    """HMAC-signed, single-use tokens bound to a tool and its exact arguments.
+
+    The key is per process, so a token from another server process is foreign. Used
+    tokens are remembered until they expire, which is when they would be refused anyway.
+    """
+
+    def __init__(self, ttl_s: int, *, clock: Callable[[], float] = time.time) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._key = secrets.token_bytes(32)
+        self._used: dict[str, float] = {}
+
+    def issue(self, tool: str, arguments: Mapping[str, Any]) -> tuple[str, datetime]:
+        expires = int(self._clock()) + self._ttl_s
+        claims = {"t": tool, "a": self._digest(arguments), "e": expires, "n": secrets.token_urlsafe(12)}
+        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        return f"{body}.{self._sign(body)}", datetime.fromtimestamp(expires, UTC)
+
+    def redeem(self, token: str, tool: str, arguments: Mapping[str, Any]) -> None:
+        """Accept the token once for exactly this call, or raise `TokenError` saying why."""
+        claims = self._verified_claims(token)
+        if claims.get("t") != tool:
+            raise TokenError(f"This confirmation token was issued for {claims.get('t')!r}, not {tool!r}. {_RETRY}")
+        if claims.get("a") != self._digest(arguments):
+            raise TokenError(f"This confirmation token was issued for other arguments. {_RETRY}")
+        now = self._clock()
+        self._forget_expired(now)
+        if now >= claims["e"]:
+            raise TokenError(f"This confirmation token has expired. {_RETRY}")
+        if claims["n"] in self._used:
+            raise TokenError(f"This confirmation token was already used; a token works once. {_RETRY}")
+        self._used[claims["n"]] = claims["e"]
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
+        body, _, signature = token.partition(".")
+        if not signature or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
+            raise TokenError(f"This confirmation token was not issued by this server process. {_RETRY}")
+        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        return claims
+
+    def _digest(self, arguments: Mapping[str, Any]) -> str:
+        """Keyed, so a token's argument digest reveals nothing about secret argument values."""
+        canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+        return _b64(hmac.new(self._key, canonical.encode(), hashlib.sha256).digest()[:16])
+
+    def _sign(self, body: str) -> str:
+        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+    def _forget_expired(self, now: float) -> None:
+        for nonce in [n for n, expires in self._used.items() if expires <= now]:
+            del self._used[nonce]
+
+
+_RETRY = "Nothing was changed. Call the tool again without confirmation_token to get a new plan and token."
+
+
+class ConfirmationGate:
+    """Turns a consent outcome into 'proceed' (None), a `Halt` result, or a refusal."""
+
+    def __init__(self, fallback: ConfirmFallback, ttl_s: int, *, clock: Callable[[], float] = time.time) -> None:
+        self.fallback = fallback
+        self.tokens = ConfirmationTokens(ttl_s, clock=clock)
+
+    def settle(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        plan: Plan,
+        consent: ElicitationResult[Any],
+        confirmation_token: str | None,
+    ) -> Halt | None:
+        if isinstance(consent, DeclinedElicitation):
+            return _halt("declined", "Nothing changed: the change was declined.")
+        if isinstance(consent, CancelledElicitation):
+            return _halt("cancelled", "Nothing changed: the confirmation was cancelled.")
+        assert isinstance(consent, AcceptedElicitation)
+        if isinstance(consent.data, ConfirmForm):
+            return None if consent.data.confirm else _halt("declined", "Nothing changed: the change was not confirmed.")
+        return self._fallback(tool, arguments, plan, confirmation_token)
+
+    def _fallback(
+        self, tool: str, arguments: Mapping[str, Any], plan: Plan, confirmation_token: str | None
+    ) -> Halt | None:
+        if self.fallback == "allow":
+            return None
+        if self.fallback == "deny":
+            raise ToolError(_DENIED)
+        if confirmation_token is not None:
+            self.tokens.redeem(confirmation_token, tool, arguments)
+            return None
+        token, expires_at = self.tokens.issue(tool, arguments)
+        return Halt(
+            status="confirmation_required",
+            message=_CONFIRM_BY_REPEATING,
+            plan=plan,
+            confirmation_token=token,
+            expires_at=expires_at,
+        )
+
+
+def _halt(status: Literal["declined", "cancelled"], message: str) -> Halt:
+    return Halt(status=status, message=message)
+
+
+_DENIED = (
+    "Not applied: this change needs a person's confirmation, and this client cannot show a "
+    "confirmation prompt (MCP elicitation). Use a client that supports elicitation, or set "
+    "MAGE_MCP_CONFIRM_FALLBACK=token (confirm by repeating the call with a token) or "
+    "MAGE_MCP_CONFIRM_FALLBACK=allow (trusted automation only)."
+)
+_CONFIRM_BY_REPEATING = (
+    "Nothing changed yet. Show this plan to the user and ask them to approve it. If they do, "
+    "repeat the same call with the same arguments plus confirmation_token (single use, valid until expires_at)."
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

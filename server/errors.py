@@ -1,0 +1,41 @@
+"""Upstream failures and bad input, turned into error text a model can act on.
+
+Every message says what failed and what to do; none repeats an argument's value, since
+arguments can carry secrets (environment variable values, run variables).
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from mage_mcp.clients import MageAuthError, MageConnectionError, MageError
+from mage_mcp.tools import Plane
+
+_AUTH_HINTS: dict[Plane, str] = {
+    "cluster": "Check MAGE_API_KEY, MAGE_EMAIL and MAGE_PASSWORD (an owner or editor account of the cluster).",
+    "cloud": "Check MAGE_CLOUD_API_KEY, MAGE_CLOUD_EMAIL and MAGE_CLOUD_PASSWORD.",
+}
+_UNREACHABLE_HINTS: dict[Plane, str] = {
+    "cluster": "The Mage cluster is not reachable: if it is a stopped Mage Pro cluster, start it with "
+    "start_cluster (its API answers a few minutes later); otherwise check MAGE_CLUSTER_URL.",
+    "cloud": "Check MAGE_CLOUD_URL and the network.",
+}
+
+
+def describe_upstream(error: MageError, plane: Plane) -> str:
+    """The text of a tool error for a failed call to Mage, with a hint for the next step."""
+    hint = error.hint
+    if isinstance(error, MageConnectionError):
+        hint = _UNREACHABLE_HINTS[plane]
+    elif isinstance(error, MageAuthError):
+        hint = "Set MAGE_EMAIL and MAGE_PASSWORD." if error.type == "login_required" else _AUTH_HINTS[plane]
+    return str(type(error)(error.message, code=error.code, type=error.type, hint=hint))
+
+
+def describe_invalid_arguments(error: ValidationError) -> str:
+    """Pydantic's own text quotes the rejected values; this names the fields and the rule only."""
+    problems = [
+        f"{'.'.join(str(part) for part in issue['loc']) or 'arguments'}: {issue['msg']}"
+        for issue in error.errors(include_input=False, include_url=False)
+    ]
+    return "Invalid arguments: " + "; ".join(problems)
