@@ -304,7 +304,7 @@ def _error_from(error: dict[str, Any], http_status: int, what: str | None) -> Ma
         # An unhandled server exception: `message` is a traceback, `exception` the real text.
         text = exception.strip().splitlines()[0][:300] if exception.strip() else "unknown error"
         if "does not exist" in text or "'code': 404" in text:
-            return MageNotFoundError(f"{_capital(what) if what else 'The object'} does not exist.", code=404)
+            return MageNotFoundError(f"{_capital(what) if what else 'The object'} does not exist.", code=code)
         return MageApiError(f"Mage failed: {text}", code=code)
     if http_status == 401 or kind in {"invalid_api_key", *_TOKEN_REJECTED}:
         return MageAuthError(_AUTH_MESSAGES.get(kind or "", "Mage refused the credentials."), code=code, type=kind)

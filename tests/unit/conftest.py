@@ -1,0 +1,83 @@
+"""Unit tests drive the real server through the SDK's in-memory `Client`, against the API fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
+
+from mage_mcp.server.app import MageMCPServer, build_server
+from mage_mcp.server.config import Settings
+from mage_mcp.server.runtime import Runtime
+from tests.fakes import FakeCloud, FakeMage
+
+TEAM, CLUSTER = "team-1", "cluster-1"
+
+ServerFactory = Callable[..., MageMCPServer]
+Elicitation = Callable[[ClientRequestContext, ElicitRequestParams], Any]
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Settings come only from what a test passes: no MAGE_* variable or .env file leaks in."""
+    for name in [n for n in __import__("os").environ if n.startswith("MAGE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def mage() -> FakeMage:
+    return FakeMage()
+
+
+@pytest.fixture
+def cloud() -> FakeCloud:
+    return FakeCloud()
+
+
+@pytest.fixture
+def make_server(mage: FakeMage, cloud: FakeCloud) -> ServerFactory:
+    def make(**overrides: Any) -> MageMCPServer:
+        values: dict[str, Any] = {
+            "mage_cluster_url": "http://mage.test",
+            "mage_email": mage.email,
+            "mage_password": mage.password,
+            "mage_cloud_url": "http://cloud.test/api/v1",
+            "mage_cloud_api_key": cloud.api_key,
+            "mage_cloud_email": cloud.email,
+            "mage_cloud_password": cloud.password,
+            "mage_team_id": TEAM,
+            "mage_cluster_id": CLUSTER,
+            **overrides,
+        }
+        runtime = Runtime(
+            Settings(**values),
+            cluster_transport=httpx.ASGITransport(app=mage.app),
+            cloud_transport=httpx.ASGITransport(app=cloud.app),
+        )
+        return build_server(runtime=runtime)
+
+    return make
+
+
+def answer(action: str, content: dict[str, Any] | None = None, seen: list[str] | None = None) -> Elicitation:
+    """An elicitation callback that answers every prompt the same way, keeping the messages it saw."""
+
+    async def callback(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        if seen is not None:
+            seen.append(params.message)
+        return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
+
+    return callback
+
+
+@pytest.fixture
+async def client(make_server: ServerFactory) -> AsyncIterator[Client]:
+    """A client that cannot show confirmation prompts (no elicitation capability)."""
+    async with Client(make_server(), raise_exceptions=True) as c:
+        yield c
