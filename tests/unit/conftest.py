@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ Elicitation = Callable[[ClientRequestContext, ElicitRequestParams], Any]
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """Settings come only from what a test passes: no MAGE_* variable or .env file leaks in."""
-    for name in [n for n in __import__("os").environ if n.startswith("MAGE_")]:
+    for name in [n for n in os.environ if n.startswith("MAGE_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -42,7 +43,8 @@ def cloud() -> FakeCloud:
 
 @pytest.fixture
 def make_server(mage: FakeMage, cloud: FakeCloud) -> ServerFactory:
-    def make(**overrides: Any) -> MageMCPServer:
+    def make(*, real_network: bool = False, **overrides: Any) -> MageMCPServer:
+        """A server on the fakes; `real_network` drops them, for tests of unreachable hosts."""
         values: dict[str, Any] = {
             "mage_cluster_url": "http://mage.test",
             "mage_email": mage.email,
@@ -57,8 +59,8 @@ def make_server(mage: FakeMage, cloud: FakeCloud) -> ServerFactory:
         }
         runtime = Runtime(
             Settings(**values),
-            cluster_transport=httpx.ASGITransport(app=mage.app),
-            cloud_transport=httpx.ASGITransport(app=cloud.app),
+            cluster_transport=None if real_network else httpx.ASGITransport(app=mage.app),
+            cloud_transport=None if real_network else httpx.ASGITransport(app=cloud.app),
         )
         return build_server(runtime=runtime)
 

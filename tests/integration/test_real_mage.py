@@ -1,0 +1,417 @@
+"""The MCP server end to end against a real Mage OSS 0.9.80 (authentication on).
+
+The server is built in process and driven through the SDK's in-memory `Client`, exactly as an
+MCP client would use it. Each test gets its own uniquely named pipeline with one data_loader
+block, created (and removed afterwards) through Mage's API directly by `MageAdmin`: that is
+test setup and the test's view of what really reached Mage, never the code under test.
+
+Nothing here matches Mage's error messages, which are unreliable (mage-real.md, quirk 3).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+import pytest
+from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextContent
+from pydantic import SecretStr
+
+from mage_mcp.local.mage import MAGE_API_KEY
+from mage_mcp.server.app import MageMCPServer, build_server
+from mage_mcp.server.config import ConfirmFallback, Settings
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import RealMage
+
+pytestmark = pytest.mark.anyio
+
+OWNED_TRIGGER = "mage-mcp"
+RUN_TIMEOUT_S = 60.0
+TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+# The block sees run variables as kwargs; GREETING is an environment variable of the Mage process.
+LOADER_CODE = """\
+import os
+
+import pandas as pd
+
+if "data_loader" not in globals():
+    from mage_ai.data_preparation.decorators import data_loader
+
+
+@data_loader
+def load_greeting(*args, **kwargs):
+    return pd.DataFrame(
+        [{"greeting": str(kwargs.get("greeting")), "env_greeting": str(os.environ.get("GREETING"))}]
+    )
+"""
+
+
+# -- raw access to Mage (test setup and checks) ------------------------------------------------
+
+
+class MageApiFailure(AssertionError):
+    """A setup or check request to Mage failed."""
+
+
+class MageAdmin:
+    """Mage's own API with the owner's session, for setting up and inspecting what reached Mage."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    @staticmethod
+    def login(url: str, email: str, password: str) -> str:
+        """The raw access token (inside the JWT Mage returns) to send as `Authorization: Bearer`."""
+        response = httpx.post(
+            f"{url}/api/sessions",
+            headers={"X-API-KEY": MAGE_API_KEY},
+            json={"session": {"email": email, "password": password}},
+            timeout=30,
+        )
+        body = response.json()
+        if "session" not in body:
+            raise MageApiFailure(f"login failed: {body.get('error')}")
+        payload = body["session"]["token"].split(".")[1]
+        return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["token"])
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = await self.http.request(method, f"/api{path}", **kwargs)
+        body: dict[str, Any] = response.json()
+        if response.status_code != 200 or "error" in body:
+            error = body.get("error") or {}
+            detail = error.get("exception") or error.get("type") or error.get("code")
+            raise MageApiFailure(f"{method} {path} -> HTTP {response.status_code}: {str(detail)[:300]}")
+        return body
+
+    async def create_pipeline(self, name: str) -> str:
+        body = await self.call("POST", "/pipelines", json={"pipeline": {"name": name, "type": "python"}})
+        return str(body["pipeline"]["uuid"])
+
+    async def add_loader_block(self, pipeline_uuid: str, name: str, code: str) -> str:
+        body = await self.call(
+            "POST",
+            f"/pipelines/{pipeline_uuid}/blocks",
+            json={"block": {"name": name, "type": "data_loader", "language": "python", "content": code}},
+        )
+        return str(body["block"]["uuid"])
+
+    async def block_code(self, pipeline_uuid: str, block_uuid: str) -> str:
+        body = await self.call("GET", f"/pipelines/{pipeline_uuid}/blocks/{block_uuid}")
+        return str(body["block"]["content"])
+
+    async def schedules(self, pipeline_uuid: str) -> list[dict[str, Any]]:
+        body = await self.call("GET", f"/pipelines/{pipeline_uuid}/pipeline_schedules", params={"_limit": 100})
+        return list(body["pipeline_schedules"])
+
+    async def runs(self, pipeline_uuid: str) -> list[dict[str, Any]]:
+        body = await self.call(
+            "GET",
+            "/pipeline_runs",
+            params={"pipeline_uuid": pipeline_uuid, "disable_retries_grouping": "true", "_limit": 100},
+        )
+        return list(body["pipeline_runs"])
+
+    async def run(self, run_id: int) -> dict[str, Any]:
+        return dict((await self.call("GET", f"/pipeline_runs/{run_id}"))["pipeline_run"])
+
+    async def block_output_rows(self, block_run_id: int) -> list[list[Any]]:
+        body = await self.call("GET", f"/block_runs/{block_run_id}/outputs")
+        return list(body["outputs"][0]["sample_data"]["rows"])
+
+    async def remove_pipeline(self, pipeline_uuid: str) -> None:
+        """Stop its unfinished runs, then delete its triggers and the pipeline (Mage keeps both otherwise)."""
+        for run in await self.runs(pipeline_uuid):
+            if run["status"] not in TERMINAL_RUN_STATUSES:
+                await self.call("PUT", f"/pipeline_runs/{run['id']}", json={"pipeline_run": {"status": "cancelled"}})
+        for schedule in await self.schedules(pipeline_uuid):
+            await self.call("DELETE", f"/pipeline_schedules/{schedule['id']}")
+        await self.call("DELETE", f"/pipelines/{pipeline_uuid}")
+
+
+@dataclass(frozen=True)
+class MagePipeline:
+    uuid: str
+    block_uuid: str
+    admin: MageAdmin
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings come only from what a test passes: no MAGE_* variable or .env file leaks in."""
+    for name in [n for n in os.environ if n.startswith("MAGE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def admin_token(real_mage: RealMage) -> str:
+    """One owner login for the module (a login costs about 1 s of bcrypt in Mage)."""
+    return MageAdmin.login(real_mage.url, real_mage.email, real_mage.password)
+
+
+@pytest.fixture
+async def admin(real_mage: RealMage, admin_token: str) -> AsyncIterator[MageAdmin]:
+    headers = {"X-API-KEY": real_mage.api_key, "Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(base_url=real_mage.url, headers=headers, timeout=30) as http:
+        yield MageAdmin(http)
+
+
+@pytest.fixture
+async def pipeline(admin: MageAdmin) -> AsyncIterator[MagePipeline]:
+    """A new pipeline with one data_loader block, unique names (block files are project-wide)."""
+    tag = secrets.token_hex(4)
+    uuid = await admin.create_pipeline(f"mcp_it_{tag}")
+    try:
+        block = await admin.add_loader_block(uuid, f"mcp_it_load_{tag}", LOADER_CODE)
+        assert 'kwargs.get("greeting")' in await admin.block_code(uuid, block)
+        yield MagePipeline(uuid=uuid, block_uuid=block, admin=admin)
+    finally:
+        await admin.remove_pipeline(uuid)
+
+
+ServerFactory = Callable[..., MageMCPServer]
+
+
+@pytest.fixture
+def make_server(real_mage: RealMage) -> ServerFactory:
+    """Servers for the session's Mage. The fallback defaults to `deny`, so a test that expects a
+    prompt fails loudly if the server never asks."""
+
+    def make(*, password: str | None = None, fallback: ConfirmFallback = "deny") -> MageMCPServer:
+        return build_server(
+            Settings(
+                mage_cluster_url=real_mage.url,
+                mage_email=real_mage.email,
+                mage_password=SecretStr(password if password is not None else real_mage.password),
+                mage_mcp_confirm_fallback=fallback,
+            )
+        )
+
+    return make
+
+
+class Prompts:
+    """An elicitation callback that answers every prompt the same way and keeps the messages."""
+
+    def __init__(self, action: str, content: dict[str, Any] | None = None) -> None:
+        self.action = action
+        self.content = content
+        self.seen: list[str] = []
+
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        self.seen.append(params.message)
+        return ElicitResult(action=self.action, content=self.content)  # type: ignore[arg-type]
+
+
+def accept() -> Prompts:
+    return Prompts("accept", {"confirm": True})
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+async def wait_for_run(client: Client, run_id: int) -> dict[str, Any]:
+    """Poll get_run through MCP until the run is finished; fail on a timeout."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        run = ok(await client.call_tool("get_run", {"run_id": run_id}))
+        if run["status"] in TERMINAL_RUN_STATUSES:
+            return run
+        assert time.monotonic() < deadline, f"run {run_id} still {run['status']} after {RUN_TIMEOUT_S} s"
+        await anyio.sleep(0.5)
+
+
+# -- tests -------------------------------------------------------------------------------------
+
+
+async def test_list_pipelines_searches_and_pages(make_server: ServerFactory, pipeline: MagePipeline) -> None:
+    async with Client(make_server()) as client:
+        found = ok(await client.call_tool("list_pipelines", {"search": pipeline.uuid}))
+        assert [p["uuid"] for p in found["pipelines"]] == [pipeline.uuid]
+        assert isinstance(found["total"], int)
+        assert found["total"] >= 1
+
+        first = ok(await client.call_tool("list_pipelines", {"limit": 1}))
+        assert isinstance(first["total"], int)
+        assert first["total"] >= 2  # example_pipeline and this test's pipeline at least
+        assert len(first["pipelines"]) == 1
+        assert first.get("next_cursor"), first
+
+        second = ok(await client.call_tool("list_pipelines", {"limit": 1, "cursor": first["next_cursor"]}))
+        assert len(second["pipelines"]) == 1
+        assert second["pipelines"][0]["uuid"] != first["pipelines"][0]["uuid"]
+
+        # Walking every page visits each pipeline once, this test's pipeline among them.
+        seen = [first["pipelines"][0]["uuid"]]
+        page = first
+        while page.get("next_cursor"):
+            page = ok(await client.call_tool("list_pipelines", {"limit": 1, "cursor": page["next_cursor"]}))
+            seen.extend(p["uuid"] for p in page["pipelines"])
+            assert len(seen) <= first["total"]
+        assert len(seen) == len(set(seen)) == first["total"]
+        assert pipeline.uuid in seen
+        assert "example_pipeline" in seen
+
+
+async def test_trigger_runs_the_pipeline_with_its_variables(make_server: ServerFactory, pipeline: MagePipeline) -> None:
+    greeting = f"hi-{secrets.token_hex(4)}"
+    prompts = accept()
+    async with Client(make_server(), elicitation_callback=prompts) as client:
+        started = ok(
+            await client.call_tool(
+                "trigger_pipeline", {"pipeline_uuid": pipeline.uuid, "variables": {"greeting": greeting}}
+            )
+        )
+        assert prompts.seen, "the person was not asked to confirm"
+        assert pipeline.uuid in prompts.seen[0]
+        assert isinstance(started["run_id"], int)
+        assert isinstance(started["status"], str)
+        assert started["status"] not in {"declined", "cancelled", "confirmation_required"}
+
+        run = await wait_for_run(client, started["run_id"])
+        assert run["status"] == "completed", run
+        assert run["id"] == started["run_id"]
+        assert run["pipeline_uuid"] == pipeline.uuid
+        assert [b["block_uuid"] for b in run["block_runs"]] == [pipeline.block_uuid]
+        assert all(b["status"] == "completed" for b in run["block_runs"]), run
+
+    mage_run = await pipeline.admin.run(started["run_id"])
+    assert mage_run["pipeline_uuid"] == pipeline.uuid
+    block_run_ids = [b["id"] for b in mage_run["block_runs"]]
+    assert len(block_run_ids) == 1
+    rows = await pipeline.admin.block_output_rows(block_run_ids[0])
+    assert greeting in json.dumps(rows), rows
+
+
+async def test_repeated_triggers_share_one_api_trigger_and_never_show_its_token(
+    make_server: ServerFactory, pipeline: MagePipeline
+) -> None:
+    prompts = accept()
+    texts: list[str] = []
+    started: list[dict[str, Any]] = []
+    async with Client(make_server(), elicitation_callback=prompts) as client:
+        for n in range(3):
+            result = await client.call_tool(
+                "trigger_pipeline", {"pipeline_uuid": pipeline.uuid, "variables": {"greeting": f"n{n}"}}
+            )
+            texts.append(text_of(result))
+            started.append(ok(result))
+        for run in started:
+            texts.append(text_of(await client.call_tool("get_run", {"run_id": run["run_id"]})))
+        texts.append(text_of(await client.call_tool("list_pipelines", {"search": pipeline.uuid})))
+
+    schedules = await pipeline.admin.schedules(pipeline.uuid)
+    assert len(schedules) == 1, schedules
+    (trigger,) = schedules
+    assert trigger["name"] == OWNED_TRIGGER
+    assert trigger["schedule_type"] == "api"
+
+    run_ids = [run["run_id"] for run in started]
+    assert len(set(run_ids)) == 3
+    assert all(run["trigger_id"] == trigger["id"] for run in started), started
+    for run_id in run_ids:
+        assert (await pipeline.admin.run(run_id))["pipeline_schedule_id"] == trigger["id"]
+    assert sorted(r["id"] for r in await pipeline.admin.runs(pipeline.uuid)) == sorted(run_ids)
+
+    token = trigger["token"]
+    assert isinstance(token, str)
+    assert len(token) >= 16
+    for text in [*texts, *prompts.seen]:
+        assert text
+        assert token not in text
+
+
+@pytest.mark.parametrize(
+    ("action", "content", "status"),
+    [("decline", None, "declined"), ("cancel", None, "cancelled"), ("accept", {"confirm": False}, "declined")],
+)
+async def test_refused_confirmation_sends_nothing(
+    make_server: ServerFactory, pipeline: MagePipeline, action: str, content: dict[str, Any] | None, status: str
+) -> None:
+    admin = pipeline.admin
+    runs_before = await admin.runs(pipeline.uuid)
+    schedules_before = await admin.schedules(pipeline.uuid)
+    prompts = Prompts(action, content)
+    async with Client(make_server(), elicitation_callback=prompts) as client:
+        result = await client.call_tool(
+            "trigger_pipeline", {"pipeline_uuid": pipeline.uuid, "variables": {"greeting": "nope"}}
+        )
+    outcome = ok(result)
+    assert prompts.seen, "the person was not asked"
+    assert outcome["status"] == status
+    assert outcome.get("run_id") is None
+    assert await admin.runs(pipeline.uuid) == runs_before == []
+    assert await admin.schedules(pipeline.uuid) == schedules_before == []
+
+
+async def test_unknown_pipeline_and_run_are_errors_naming_them(make_server: ServerFactory, admin: MageAdmin) -> None:
+    missing = f"does_not_exist_{secrets.token_hex(4)}"
+    prompts = accept()
+    async with Client(make_server(), elicitation_callback=prompts) as client:
+        result = await client.call_tool("trigger_pipeline", {"pipeline_uuid": missing})
+        assert result.is_error
+        assert missing in text_of(result)
+        assert prompts.seen == [], "a change to a pipeline that does not exist was put to the person"
+
+        result = await client.call_tool("get_run", {"run_id": 987654})
+        assert result.is_error
+        assert "987654" in text_of(result)
+    assert await admin.runs(missing) == []
+
+
+async def test_token_fallback_confirms_once(make_server: ServerFactory, pipeline: MagePipeline) -> None:
+    admin = pipeline.admin
+    arguments: dict[str, Any] = {"pipeline_uuid": pipeline.uuid, "variables": {"greeting": "by-token"}}
+    async with Client(make_server(fallback="token")) as client:  # no elicitation callback
+        halted = ok(await client.call_tool("trigger_pipeline", arguments))
+        assert halted["status"] == "confirmation_required"
+        token = halted["confirmation_token"]
+        assert isinstance(token, str)
+        assert token
+        assert halted.get("run_id") is None
+        assert await admin.runs(pipeline.uuid) == []
+        assert await admin.schedules(pipeline.uuid) == []
+
+        started = ok(await client.call_tool("trigger_pipeline", {**arguments, "confirmation_token": token}))
+        assert isinstance(started["run_id"], int)
+        assert [r["id"] for r in await admin.runs(pipeline.uuid)] == [started["run_id"]]
+
+        again = await client.call_tool("trigger_pipeline", {**arguments, "confirmation_token": token})
+        assert again.is_error, text_of(again)
+        assert [r["id"] for r in await admin.runs(pipeline.uuid)] == [started["run_id"]]
+
+
+async def test_wrong_password_is_a_login_error_without_the_password(make_server: ServerFactory) -> None:
+    wrong = f"wrong-{secrets.token_urlsafe(12)}"
+    async with Client(make_server(password=wrong)) as client:
+        result = await client.call_tool("list_pipelines", {})
+    assert result.is_error
+    text = text_of(result)
+    assert any(word in text for word in ("MAGE_EMAIL", "MAGE_PASSWORD", "login")), text
+    assert wrong not in text

@@ -1,0 +1,75 @@
+"""The public contract of `tools/list`: names, arguments, annotations and schemas.
+
+`tests/snapshots/tools_list.json` makes every change to it visible in review; after an
+intended change, regenerate it with `UPDATE_SNAPSHOTS=1 pytest tests/unit/test_tool_contract.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "tools_list.json"
+MUTATING = {"start_cluster", "stop_cluster", "set_env_vars", "trigger_pipeline"}
+READ_ONLY = {"get_cluster", "list_pipelines", "get_run"}
+REQUIRED = {
+    "get_cluster": [],
+    "start_cluster": [],
+    "stop_cluster": [],
+    "set_env_vars": ["env_vars"],
+    "list_pipelines": [],
+    "trigger_pipeline": ["pipeline_uuid"],
+    "get_run": ["run_id"],
+}
+
+
+async def listed(client: Client) -> dict[str, dict[str, Any]]:
+    tools = (await client.list_tools()).tools
+    return {t.name: t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools}
+
+
+async def test_tools_list_matches_the_snapshot(client: Client) -> None:
+    tools = await listed(client)
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(json.dumps(tools, indent=2, sort_keys=True) + "\n")
+    assert tools == json.loads(SNAPSHOT.read_text())
+
+
+async def test_names_and_required_arguments_are_the_public_contract(client: Client) -> None:
+    tools = await listed(client)
+    assert {name: tool["inputSchema"].get("required", []) for name, tool in tools.items()} == REQUIRED
+
+
+async def test_every_tool_has_title_description_and_both_schemas(client: Client) -> None:
+    for tool in (await listed(client)).values():
+        assert tool["title"] and len(tool["description"]) > 20
+        assert tool["inputSchema"]["type"] == "object" and tool["outputSchema"]["type"] == "object"
+
+
+async def test_annotations_are_honest(client: Client) -> None:
+    tools = await listed(client)
+    for name in READ_ONLY:
+        assert tools[name]["annotations"] == {"readOnlyHint": True}
+    for name in MUTATING:
+        hints = tools[name]["annotations"]
+        assert hints["readOnlyHint"] is False
+        assert isinstance(hints["destructiveHint"], bool) and isinstance(hints["idempotentHint"], bool)
+    assert tools["stop_cluster"]["annotations"]["destructiveHint"] is True
+    assert tools["trigger_pipeline"]["annotations"]["idempotentHint"] is False
+
+
+async def test_no_tool_lets_the_model_confirm_for_itself(client: Client) -> None:
+    for name, tool in (await listed(client)).items():
+        properties = tool["inputSchema"]["properties"]
+        assert not [p for p, s in properties.items() if s.get("type") == "boolean"], name
+        if name in MUTATING:
+            assert "confirmation_token" in properties
+            assert "confirmation_token" not in tool["inputSchema"].get("required", [])
+
