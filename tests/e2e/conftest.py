@@ -14,15 +14,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client import ClientRequestContext
+from mcp.client.session import ElicitationFnT
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
@@ -41,8 +42,6 @@ TOOL_NAMES = {
 PIPELINE = "example_pipeline"
 STARTUP_TIMEOUT = 15.0
 MODES = ["auto", "legacy"]
-
-Elicitation = Callable[[ClientRequestContext, ElicitRequestParams], Any]
 
 
 # ----------------------------------------------------------------------------- the fakes
@@ -121,7 +120,7 @@ def writes_other_than_login(fakes: Fakes) -> list[str]:
 
 
 # ------------------------------------------------------------------------- stderr checks
-def read_text(handle: IO[str]) -> str:
+def read_text(handle: TextIO) -> str:
     handle.flush()
     handle.seek(0)
     return handle.read()
@@ -133,7 +132,7 @@ def assert_no_secrets(stderr: str, secrets: list[str], what: str) -> None:
 
 
 @contextmanager
-def stderr_file() -> Iterator[IO[str]]:
+def stderr_file() -> Iterator[TextIO]:
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as handle:
         yield handle
 
@@ -164,7 +163,7 @@ class HttpServer:
     transport: str
     port: int
     proc: subprocess.Popen[bytes]
-    stderr: IO[str]
+    stderr: TextIO
     secrets: list[str] = field(default_factory=list)
 
     @property
@@ -223,7 +222,7 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 @asynccontextmanager
 async def stdio_session(
-    fakes: Fakes, cwd: Path, *, mode: str = "auto", elicitation: Elicitation | None = None
+    fakes: Fakes, cwd: Path, *, mode: str = "auto", elicitation: ElicitationFnT | None = None
 ) -> AsyncIterator[Client]:
     """A `Client` over stdio to a `mage-mcp` process the SDK starts; its stderr is checked on exit."""
     params = StdioServerParameters(command=sys.executable, args=["-m", "mage_mcp"], env=fakes.env(), cwd=cwd)
@@ -246,7 +245,7 @@ class Answers:
         action = self.queued.pop(0)
         if action == "accept":
             return ElicitResult(action="accept", content={"confirm": True})
-        return ElicitResult(action=action)  # type: ignore[arg-type]
+        return ElicitResult(action=action)
 
 
 async def check_accepted_trigger(client: Client, answers: Answers, fakes: Fakes) -> None:

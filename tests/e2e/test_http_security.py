@@ -71,7 +71,7 @@ def test_foreign_origin_is_rejected(open_http_server: HttpServer) -> None:
 
 
 # ------------------------------------------------------------------ non-loopback without token
-@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])  # noqa: S104 (the server must refuse these)
 def test_non_loopback_bind_without_token_is_refused(fakes: Fakes, workdir: Path, host: str) -> None:
     port = free_port()
     with stderr_file() as err:
@@ -147,6 +147,8 @@ def _authorized_transport(server: HttpServer, http: httpx2.AsyncClient) -> Any:
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_client_with_the_right_bearer_works(token_server: HttpServer, mode: str) -> None:
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        async with Client(_authorized_transport(token_server, http), mode=mode) as client:
-            await check_tools_and_pipelines(client)
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+        Client(_authorized_transport(token_server, http), mode=mode) as client,
+    ):
+        await check_tools_and_pipelines(client)

@@ -116,10 +116,9 @@ async def test_concurrent_set_env_vars_never_lose_each_others_variables(
     make_server: ServerFactory, cloud: FakeCloud
 ) -> None:
     cloud.put_delay = 0.05  # the fake reads, waits, then writes: unserialised writers would clobber
-    async with Client(make_server(mage_mcp_confirm_fallback="allow")) as c:
-        async with anyio.create_task_group() as tg:
-            for i in range(5):
-                tg.start_soon(c.call_tool, "set_env_vars", {"env_vars": {f"VAR_{i}": f"value-{i}"}})
+    async with Client(make_server(mage_mcp_confirm_fallback="allow")) as c, anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(c.call_tool, "set_env_vars", {"env_vars": {f"VAR_{i}": f"value-{i}"}})
     assert cloud.env(CLUSTER) == {"EXISTING": SECRET_VALUE} | {f"VAR_{i}": f"value-{i}" for i in range(5)}
 
 

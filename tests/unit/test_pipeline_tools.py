@@ -71,10 +71,9 @@ async def test_three_runs_share_one_trigger_and_never_show_its_token(
 async def test_concurrent_first_runs_still_create_one_trigger(make_server: ServerFactory, mage: FakeMage) -> None:
     import anyio
 
-    async with Client(make_server(mage_mcp_confirm_fallback="allow")) as c:
-        async with anyio.create_task_group() as tg:
-            for _ in range(3):
-                tg.start_soon(c.call_tool, "trigger_pipeline", {"pipeline_uuid": "example_pipeline"})
+    async with Client(make_server(mage_mcp_confirm_fallback="allow")) as c, anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(c.call_tool, "trigger_pipeline", {"pipeline_uuid": "example_pipeline"})
     assert len(schedule_posts(mage)) == 1
     assert len(mage.pipeline_runs) == 3
 
@@ -100,7 +99,10 @@ async def test_a_given_trigger_is_used_when_it_belongs_and_is_active(
 
 @pytest.mark.parametrize(
     ("pipeline", "status", "expected"),
-    [("other_pipeline", "active", "belongs to pipeline 'other_pipeline'"), ("example_pipeline", "inactive", "inactive")],
+    [
+        ("other_pipeline", "active", "belongs to pipeline 'other_pipeline'"),
+        ("example_pipeline", "inactive", "inactive"),
+    ],
 )
 async def test_an_unusable_trigger_is_refused_before_asking(
     make_server: ServerFactory, mage: FakeMage, pipeline: str, status: str, expected: str
@@ -137,7 +139,8 @@ async def test_get_run_reports_status_times_and_blocks(client: Client, mage: Fak
     assert body["id"] == run["id"] and body["status"] == "completed" and body["pipeline_uuid"] == "example_pipeline"
     assert body["started_at"].endswith("Z") and body["completed_at"].endswith("Z")
     assert [b["status"] for b in body["block_runs"]] == ["completed"] * 3
-    assert {b["block_uuid"] for b in body["block_runs"]} == {"load_titanic", "fill_in_missing_values", "export_titanic_clean"}
+    blocks = {b["block_uuid"] for b in body["block_runs"]}
+    assert blocks == {"load_titanic", "fill_in_missing_values", "export_titanic_clean"}
 
 
 async def test_unknown_run_is_an_error_that_names_it(client: Client) -> None:
