@@ -4,7 +4,7 @@ A mutating tool declares two resolved parameters (SDK 2.3 `Resolve`): the plan o
 change, built with reads only, and the person's answer to it:
 
     plan: Annotated[Plan, Resolve(plan_start)],
-    consent: Consent(plan_start),
+    consent: Annotated[Consent, asks_person(plan_start)],
 
 When the client can show a form, the person is asked (`Elicit`, which the SDK carries as a
 live request on older protocol versions and as an input-required round on 2026-07-28).
@@ -14,7 +14,7 @@ signed, single-use token bound to the tool and its exact arguments; `deny` refus
 and sends its mutating request only when that returns `None`.
 """
 
-# No `from __future__ import annotations` here: the resolver made in `Consent` is
+# No `from __future__ import annotations` here: the resolver made in `asks_person` is
 # introspected by the SDK, and its annotations must be real objects, not strings that
 # name a closure variable.
 
@@ -71,8 +71,12 @@ def client_can_elicit(ctx: Context[Any, Any]) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def Consent(plan_fn: Callable[..., Any]) -> Any:
-    """The annotated type of a tool's consent parameter for the plan `plan_fn` builds."""
+Consent = ElicitationResult[Any]
+"""A person's answer to a plan: the form's data, a decline or a cancel, or `NoPrompt`."""
+
+
+def asks_person(plan_fn: Callable[..., Any]) -> Resolve:
+    """The resolver of a tool's consent parameter: it asks a person about the plan `plan_fn` builds."""
 
     async def ask_person(
         plan: Annotated[Plan, Resolve(plan_fn)], ctx: Context[Any, Any]
@@ -81,7 +85,7 @@ def Consent(plan_fn: Callable[..., Any]) -> Any:
             return _NO_PROMPT  # nothing to change, or no way to ask: the gate's fallback decides
         return Elicit(f"{plan.summary}\n\nApply this change? Nothing changes unless you confirm.", ConfirmForm)
 
-    return Annotated[ElicitationResult[Any], Resolve(ask_person)]
+    return Resolve(ask_person)
 
 
 class MutationOutcome(BaseModel):
@@ -177,7 +181,7 @@ class ConfirmationGate:
         tool: str,
         arguments: Mapping[str, Any],
         plan: Plan,
-        consent: ElicitationResult[Any],
+        consent: Consent,
         confirmation_token: str | None,
     ) -> Halt | None:
         if isinstance(consent, DeclinedElicitation):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import sys
 from typing import Literal
 
 from pydantic import SecretStr
@@ -97,4 +96,3 @@ def serve(server: MageMCPServer, transport: Transport, host: str, port: int) -> 
     shown = f"[{host}]" if ":" in host else host
     log.warning("mage-mcp serving %s at http://%s:%d%s", transport, shown, port, PATHS[transport])
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
-    sys.stderr.flush()

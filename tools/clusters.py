@@ -13,7 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from mage_mcp.clients import Cluster, ClusterUpdate
-from mage_mcp.server.confirmation import Consent, MutationOutcome, Plan
+from mage_mcp.server.confirmation import Consent, MutationOutcome, Plan, asks_person
 from mage_mcp.server.runtime import ClusterTarget, Runtime
 
 from .base import READ_ONLY, ToolSpec, mutating, runtime
@@ -103,7 +103,7 @@ async def plan_start(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: Cl
 async def start_cluster(
     ctx: Context[Runtime, Any],
     plan: Annotated[Plan, Resolve(plan_start)],
-    consent: Consent(plan_start),  # type: ignore[valid-type]
+    consent: Annotated[Consent, asks_person(plan_start)],
     team_id: TeamId = None,
     cluster_id: ClusterId = None,
     confirmation_token: ConfirmationToken = None,
@@ -124,7 +124,7 @@ async def plan_stop(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: Clu
 async def stop_cluster(
     ctx: Context[Runtime, Any],
     plan: Annotated[Plan, Resolve(plan_stop)],
-    consent: Consent(plan_stop),  # type: ignore[valid-type]
+    consent: Annotated[Consent, asks_person(plan_stop)],
     team_id: TeamId = None,
     cluster_id: ClusterId = None,
     confirmation_token: ConfirmationToken = None,
@@ -184,7 +184,7 @@ async def plan_env_vars(
 async def set_env_vars(
     ctx: Context[Runtime, Any],
     plan: Annotated[Plan, Resolve(plan_env_vars)],
-    consent: Consent(plan_env_vars),  # type: ignore[valid-type]
+    consent: Annotated[Consent, asks_person(plan_env_vars)],
     env_vars: EnvVars,
     team_id: TeamId = None,
     cluster_id: ClusterId = None,

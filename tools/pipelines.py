@@ -10,7 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from mage_mcp.clients import Pipeline, Trigger
-from mage_mcp.server.confirmation import Consent, MutationOutcome, Plan
+from mage_mcp.server.confirmation import Consent, MutationOutcome, Plan, asks_person
 from mage_mcp.server.runtime import Runtime
 
 from .base import READ_ONLY, ToolSpec, mutating, runtime
@@ -81,7 +81,7 @@ async def plan_run(
 async def trigger_pipeline(
     ctx: Context[Runtime, Any],
     plan: Annotated[Plan, Resolve(plan_run)],
-    consent: Consent(plan_run),  # type: ignore[valid-type]
+    consent: Annotated[Consent, asks_person(plan_run)],
     pipeline_uuid: PipelineUuid,
     variables: RunVariables = None,
     trigger_id: TriggerId = None,
