@@ -124,6 +124,23 @@ class CpuIdle:
             meter.percent = 100 * (after[0] - before[0]) / (after[1] - before[1])
 
 
+def wait_for_idle(max_seconds: float, threshold: float = 90, window: float = 3) -> None:
+    """Wait until the CPUs were at least `threshold` % idle for two windows in a row (or give up)."""
+    if max_seconds <= 0:
+        return
+    deadline, calm = time.monotonic() + max_seconds, 0
+    while time.monotonic() < deadline:
+        with CpuIdle.measure() as idle:
+            time.sleep(window)
+        if idle.percent is None:
+            return
+        calm = calm + 1 if idle.percent >= threshold else 0
+        if calm >= 2:
+            log(f"CPUs idle ({idle.percent:.0f} %)")
+            return
+    log(f"CPUs not {threshold:.0f} % idle within {max_seconds:g} s; measuring anyway")
+
+
 # --------------------------------------------------------------------------- machine
 
 
@@ -519,34 +536,31 @@ def render(m: Machine, cold: ColdStart | None, calls: PerCall | None, tools: Too
 
     if cold is not None:
         add("")
-        add(
-            f"1. Cold start over stdio, spawn -> initialize response (1 warm-up + {cold.runs} runs each, "
-            f"interleaved; bytecode: {cold.bytecode}{_idle(cold.cpu_idle_percent)})"
-        )
-        add(f"   {'':34} {'min':>9} {'median':>9} {'max':>9}   CPU/start (median)")
+        add(f"1. Cold start over stdio: spawn -> initialize response, 1 warm-up + {cold.runs} runs each, interleaved")
+        add(f"   bytecode: {cold.bytecode}{_idle(cold.cpu_idle_percent)}")
+        add(f"   {'':32} {'min ms':>8} {'median ms':>10} {'max ms':>8} {'CPU/start ms':>13}")
         for label, t, c in (
-            ("bare SDK server (bench/bare_server.py)", cold.bare_ms, cold.bare_cpu_ms),
+            ("bare SDK server (bare_server.py)", cold.bare_ms, cold.bare_cpu_ms),
             ("mage-mcp (python -m mage_mcp)", cold.server_ms, cold.server_cpu_ms),
         ):
-            add(f"   {label:34.34} {t.min:7.1f}ms {t.median:7.1f}ms {t.max:7.1f}ms   {c.median:7.1f} ms")
+            add(f"   {label:32} {t.min:>8.1f} {t.median:>10.1f} {t.max:>8.1f} {c.median:>13.1f}")
         add(
-            f"   ratio of medians {cold.ratio:.3f} (+{cold.added_ms:.1f} ms)   "
-            f"target <= {cold.target:.2f} {_mark(cold.ok)}"
+            f"   ratio of medians {cold.ratio:.3f} ({cold.added_ms:+.1f} ms)   "
+            f"target <= {cold.target:.2f} {_mark(cold.ok)}   (CPU/start: median user+sys)"
         )
 
     if calls is not None:
         add("")
         add(
-            f"2. Per-call overhead vs a real Mage {m.mage} (auth on, {calls.pipelines} pipelines, "
-            f"{calls.upstream_body_bytes:,} B body; {calls.warmup} warm-ups, {calls.rounds} rounds x {calls.calls} "
-            f"calls, interleaved{_idle(calls.cpu_idle_percent)})"
+            f"2. Per-call overhead vs a real Mage {m.mage} (auth on, {calls.pipelines} pipelines): "
+            f"{calls.warmup} warm-ups, {calls.rounds} rounds x {calls.calls} calls, interleaved"
         )
-        add(f"   (a) raw httpx.AsyncClient keep-alive: {calls.request}")
+        add(f"   (a) raw httpx.AsyncClient, keep-alive: {calls.request}; body {calls.upstream_body_bytes:,} B")
         add(
-            f"   (b) list_pipelines via in-process Client(build_server(...)), protocol {calls.protocol_version}; "
-            f"result text {calls.tool_result_text_bytes:,} B"
+            f"   (b) list_pipelines through in-process Client(build_server(...)), protocol "
+            f"{calls.protocol_version}; result text {calls.tool_result_text_bytes:,} B{_idle(calls.cpu_idle_percent)}"
         )
-        add(f"   {'round':>9} {'(a) raw us':>11} {'(b) MCP us':>11} {'ratio':>7} {'added us':>9}")
+        add(f"   {'round':>9} {'(a) raw µs':>11} {'(b) MCP µs':>11} {'ratio':>7} {'added µs':>9}")
         for i, r in enumerate(calls.per_round, 1):
             add(f"   {i:>9} {r.raw_us:>11,.0f} {r.mcp_us:>11,.0f} {r.ratio:>7.3f} {r.added_us:>+9,.0f}")
         add(
@@ -554,8 +568,8 @@ def render(m: Machine, cold: ColdStart | None, calls: PerCall | None, tools: Too
             f"{calls.ratio:>7.3f} {calls.added_us:>+9,.0f}   target ratio <= {calls.target:.2f} {_mark(calls.ok)}"
         )
         add(
-            f"   overall = median of round medians; min/max over all calls: (a) {calls.raw_us.min:,.0f}/"
-            f"{calls.raw_us.max:,.0f} us, (b) {calls.mcp_us.min:,.0f}/{calls.mcp_us.max:,.0f} us"
+            f"   overall = median of the round medians; min/max over all calls: (a) {calls.raw_us.min:,.0f}/"
+            f"{calls.raw_us.max:,.0f} µs, (b) {calls.mcp_us.min:,.0f}/{calls.mcp_us.max:,.0f} µs"
         )
 
     if tools is not None:
@@ -587,8 +601,17 @@ def as_json(m: Machine, cold: ColdStart | None, calls: PerCall | None, tools: To
         data["ok"] = value.ok
         return data
 
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 3)
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rounded(v) for v in value]
+        return value
+
     return json.dumps(
-        {"machine": asdict(m), "coldstart": part(cold), "percall": part(calls), "tools_list": part(tools)},
+        rounded({"machine": asdict(m), "coldstart": part(cold), "percall": part(calls), "tools_list": part(tools)}),
         indent=2,
         ensure_ascii=False,
     )
@@ -606,6 +629,7 @@ class Options:
     calls: int = 100
     warmup: int = 10
     pycache: bool = True
+    wait_idle: float = 0
     skip: list[str] = field(default_factory=list)
 
 
@@ -624,6 +648,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="cold starts with PYTHONDONTWRITEBYTECODE=1 (recompiles sources without .pyc on every start)",
     )
     parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each timed section, wait up to SECONDS for two 3 s windows of >= 90 %% idle CPU",
+    )
+    parser.add_argument(
         "--skip", action="append", default=[], choices=["coldstart", "percall", "tools"], help="skip a section"
     )
     ns = parser.parse_args(argv)
@@ -636,6 +667,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         calls=ns.calls or (30 if quick else 100),
         warmup=ns.warmup,
         pycache=bool(ns.pycache),
+        wait_idle=ns.wait_idle,
         skip=list(ns.skip),
     )
 
@@ -650,9 +682,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     m = machine()
     # The cold starts run first, before Mage is started and adds its own background load.
-    cold = None if "coldstart" in opts.skip else coldstart(opts.runs, opts.pycache)
-    tools = None if "tools" in opts.skip else tools_list()
-    calls = None if "percall" in opts.skip else percall(opts.rounds, opts.calls, opts.warmup)
+    cold = tools = calls = None
+    if "coldstart" not in opts.skip:
+        wait_for_idle(opts.wait_idle)
+        cold = coldstart(opts.runs, opts.pycache)
+    if "tools" not in opts.skip:
+        tools = tools_list()
+    if "percall" not in opts.skip:
+        wait_for_idle(opts.wait_idle)
+        calls = percall(opts.rounds, opts.calls, opts.warmup)
     log(f"done in {time.monotonic() - started:.0f} s")
     print(as_json(m, cold, calls, tools) if opts.json else render(m, cold, calls, tools))
     return 0

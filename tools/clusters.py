@@ -21,7 +21,7 @@ from .base import READ_ONLY, ToolSpec, mutating, runtime
 TeamId = str | None  # defaults to MAGE_TEAM_ID (said once, in the server instructions)
 ClusterId = str | None  # defaults to MAGE_CLUSTER_ID
 ConfirmationToken = str | None  # explained once, in the server instructions
-EnvVars = Annotated[dict[str, str], Field(min_length=1)]
+EnvVars = dict[str, str]
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ACTIVE, STOPPED = "Active", "Stopped"
@@ -190,7 +190,7 @@ async def set_env_vars(
     cluster_id: ClusterId = None,
     confirmation_token: ConfirmationToken = None,
 ) -> EnvVarsChange:
-    """Add or update a Mage Pro cluster's env vars (merged by name; values stay hidden)."""
+    """Set env vars on a Mage Pro cluster, merged by name; values are never shown."""
     rt = runtime(ctx)
     target = rt.cluster_target(team_id, cluster_id)
     arguments = {**_args(target), "env_vars": env_vars}
@@ -208,6 +208,8 @@ async def set_env_vars(
 
 
 def _check_names(env_vars: dict[str, str]) -> None:
+    if not env_vars:
+        raise ToolError("env_vars is empty: give at least one variable name and its value.")
     if bad := sorted(name for name in env_vars if not _ENV_VAR_NAME.fullmatch(name)):
         raise ToolError(
             f"Invalid environment variable names: {', '.join(map(repr, bad))}. "

@@ -18,7 +18,7 @@ from .base import READ_ONLY, ToolSpec, mutating, runtime
 OWNED_TRIGGER_NAME = "mage-mcp"
 """The API trigger this server creates once per pipeline and reuses for every run it starts."""
 
-PipelineUuid = Annotated[str, Field(min_length=1)]
+PipelineUuid = str
 RunVariables = Annotated[dict[str, Any] | None, Field(description="Block kwargs")]
 TriggerId = int | None  # default: the API trigger this server owns for the pipeline
 ConfirmationToken = str | None  # explained once, in the server instructions
