@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import httpx
@@ -206,17 +206,20 @@ def make_server(real_mage: RealMage) -> ServerFactory:
     return make
 
 
+Action = Literal["accept", "decline", "cancel"]
+
+
 class Prompts:
     """An elicitation callback that answers every prompt the same way and keeps the messages."""
 
-    def __init__(self, action: str, content: dict[str, Any] | None = None) -> None:
+    def __init__(self, action: Action, content: dict[str, Any] | None = None) -> None:
         self.action = action
         self.content = content
         self.seen: list[str] = []
 
     async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
         self.seen.append(params.message)
-        return ElicitResult(action=self.action, content=self.content)  # type: ignore[arg-type]
+        return ElicitResult(action=self.action, content=self.content)
 
 
 def accept() -> Prompts:
@@ -296,6 +299,8 @@ async def test_trigger_runs_the_pipeline_with_its_variables(make_server: ServerF
 
         run = await wait_for_run(client, started["run_id"])
         assert run["status"] == "completed", run
+        assert run.get("started_at")
+        assert run.get("completed_at")
         assert run["id"] == started["run_id"]
         assert run["pipeline_uuid"] == pipeline.uuid
         assert [b["block_uuid"] for b in run["block_runs"]] == [pipeline.block_uuid]
@@ -352,7 +357,7 @@ async def test_repeated_triggers_share_one_api_trigger_and_never_show_its_token(
     [("decline", None, "declined"), ("cancel", None, "cancelled"), ("accept", {"confirm": False}, "declined")],
 )
 async def test_refused_confirmation_sends_nothing(
-    make_server: ServerFactory, pipeline: MagePipeline, action: str, content: dict[str, Any] | None, status: str
+    make_server: ServerFactory, pipeline: MagePipeline, action: Action, content: dict[str, Any] | None, status: str
 ) -> None:
     admin = pipeline.admin
     runs_before = await admin.runs(pipeline.uuid)
