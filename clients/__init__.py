@@ -1,7 +1,11 @@
-"""Typed async clients for Mage's two HTTP APIs. They know Mage's quirks and nothing of MCP."""
+"""Typed async clients for Mage's two HTTP APIs. They know Mage's quirks and nothing of MCP.
 
-from .cloud import DEFAULT_CLOUD_URL, CloudClient, ClusterUpdate
-from .cluster import MAGE_PUBLIC_API_KEY, ClusterClient, Credentials
+The clients themselves (and so httpx) load on first use, which keeps a server's start-up lean.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from .defaults import DEFAULT_CLOUD_URL, MAGE_PUBLIC_API_KEY
 from .errors import (
     MageApiError,
     MageAuthError,
@@ -10,7 +14,22 @@ from .errors import (
     MageInvalidRequestError,
     MageNotFoundError,
 )
-from .models import BlockRun, Cluster, Page, Pipeline, PipelineRun, Trigger
+from .models import BlockRun, Cluster, ClusterUpdate, Credentials, Page, Pipeline, PipelineRun, Trigger
+
+if TYPE_CHECKING:
+    from .cloud import CloudClient
+    from .cluster import ClusterClient
+
+_LAZY = {"CloudClient": ".cloud", "ClusterClient": ".cluster"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_CLOUD_URL",

@@ -13,7 +13,6 @@ the caller's change to a fresh read inside the lock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 
+from .defaults import DEFAULT_CLOUD_URL
 from .errors import (
     MageApiError,
     MageAuthError,
@@ -29,18 +29,9 @@ from .errors import (
     MageInvalidRequestError,
     MageNotFoundError,
 )
-from .models import Cluster
+from .models import Cluster, ClusterUpdate
 
-DEFAULT_CLOUD_URL = "https://cloud.mage.ai/api/v1"
 _DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-
-
-@dataclass(frozen=True)
-class ClusterUpdate:
-    """A PUT body for a cluster: the whole new `config`, and the new `status` if it changes."""
-
-    config: dict[str, Any]
-    status: str | None = None
 
 
 class CloudClient:

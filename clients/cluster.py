@@ -16,7 +16,6 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 
+from .defaults import MAGE_PUBLIC_API_KEY
 from .errors import (
     MageApiError,
     MageAuthError,
@@ -32,22 +32,10 @@ from .errors import (
     MageInvalidRequestError,
     MageNotFoundError,
 )
-from .models import Page, Pipeline, PipelineRun, Trigger
-
-# Mage's built-in frontend OAuth client id: a public value baked into every Mage, not a secret.
-MAGE_PUBLIC_API_KEY = "zkWlN0PkIKSN0C11CfUHUj84OT5XOJ6tDZ6bDRO2"
+from .models import Credentials, Page, Pipeline, PipelineRun, Trigger
 
 _TOKEN_REJECTED = frozenset({"invalid_oauth_token", "expired_oauth_token"})
 _DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    email: str
-    password: str
-
-    def __repr__(self) -> str:
-        return f"Credentials(email={self.email!r}, password='***')"
 
 
 class ClusterClient:

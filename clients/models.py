@@ -6,6 +6,7 @@ parsed leniently and a missing zone is taken as UTC, as Mage writes UTC.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -111,3 +112,22 @@ class Cluster(BaseModel):
             for entry in entries
             if isinstance(entry, dict) and "name" in entry
         }
+
+
+@dataclass(frozen=True)
+class ClusterUpdate:
+    """A PUT body for a cluster: the whole new `config`, and the new `status` if it changes."""
+
+    config: dict[str, Any]
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A cluster login. The password never shows in a repr."""
+
+    email: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(email={self.email!r}, password='***')"

@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 from mcp.server.mcpserver.exceptions import ToolError
 
-from mage_mcp.clients import CloudClient, ClusterClient, Credentials
+from mage_mcp.clients import Credentials
 
 from .config import Settings
 from .confirmation import ConfirmationGate
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mage_mcp.clients import CloudClient, ClusterClient
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Runtime:
     @property
     def cluster(self) -> ClusterClient:
         if self._cluster is None:
+            from mage_mcp.clients import ClusterClient  # httpx loads on first use, not at start-up
+
             s = self.settings
             credentials = (
                 Credentials(s.mage_email, s.mage_password.get_secret_value())
@@ -70,6 +77,8 @@ class Runtime:
                     f"The Mage Cloud API is not configured: set {', '.join(missing)} "
                     "in the server's environment (see the README's configuration table)."
                 )
+            from mage_mcp.clients import CloudClient
+
             self._cloud = CloudClient(
                 s.mage_cloud_url,
                 api_key=s.mage_cloud_api_key.get_secret_value(),
