@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from tests.fakes import FakeCloud, FakeMage
+
 pytestmark = pytest.mark.anyio
 
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "tools_list.json"
@@ -73,3 +75,8 @@ async def test_no_tool_lets_the_model_confirm_for_itself(client: Client) -> None
             assert "confirmation_token" in properties
             assert "confirmation_token" not in tool["inputSchema"].get("required", [])
 
+
+
+async def test_nothing_reaches_mage_before_a_tool_is_called(client: Client, mage: FakeMage, cloud: FakeCloud) -> None:
+    await client.list_tools()
+    assert mage.recorder.requests == [] and cloud.recorder.requests == []
