@@ -12,7 +12,11 @@ DESCRIPTION = "MCP server for Mage: pipelines and runs on a Mage cluster, Mage P
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="mage-mcp", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(
+        prog="mage-mcp",
+        description=DESCRIPTION,
+        epilog="mage-mcp local-cloud --help: a local Mage Cloud over real local Mage clusters.",
+    )
     parser.add_argument(
         "--transport", choices=["stdio", "sse", "streamable-http"], default="stdio", help="default: stdio"
     )
@@ -23,6 +27,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["local-cloud"]:
+        from mage_mcp.local.cloud.command import main as local_cloud
+
+        local_cloud(argv[1:])
+        return
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
 

@@ -43,6 +43,7 @@ __all__ = [
     "MageInstance",
     "default_venv",
     "ensure_venv",
+    "is_running",
     "start",
     "status",
     "stop",
@@ -436,22 +437,27 @@ def _server_env(
     owner_password: str,
     extra_env: Mapping[str, str] | None,
 ) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        MAGE_DATA_DIR=str(project_dir / "mage_data"),
-        REQUIRE_USER_AUTHENTICATION="1" if auth else "0",
-        DISABLE_AUTO_BROWSER_OPEN="1",
+    """The server's environment: tuning defaults, then `extra_env`, then what this launcher guarantees.
+
+    `extra_env` may change Mage's tuning knobs, but never where its data lives, its owner, or
+    that it requires authentication when `auth` is asked for.
+    """
+    tuning = {
+        "DISABLE_AUTO_BROWSER_OPEN": "1",
         # Mage's default is 10 s, which makes every API-triggered run take 10-20 s.
-        SCHEDULER_TRIGGER_INTERVAL="1",
+        "SCHEDULER_TRIGGER_INTERVAL": "1",
         # Without it, multi-block runs sometimes hang in "queued" (a race in Mage's ProcessQueue).
-        RUN_PIPELINE_IN_ONE_PROCESS="1",
-        PYDEVD_DISABLE_FILE_VALIDATION="1",
-        DEFAULT_OWNER_EMAIL=owner_email,
-        DEFAULT_OWNER_PASSWORD=owner_password,
-        DEFAULT_OWNER_USERNAME=owner_email.split("@", 1)[0],
-    )
-    env.update(extra_env or {})
-    return env
+        "RUN_PIPELINE_IN_ONE_PROCESS": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    guaranteed = {
+        "MAGE_DATA_DIR": str(project_dir / "mage_data"),
+        "REQUIRE_USER_AUTHENTICATION": "1" if auth else "0",
+        "DEFAULT_OWNER_EMAIL": owner_email,
+        "DEFAULT_OWNER_PASSWORD": owner_password,
+        "DEFAULT_OWNER_USERNAME": owner_email.split("@", 1)[0],
+    }
+    return {**os.environ, **tuning, **(extra_env or {}), **guaranteed}
 
 
 def start(
@@ -464,8 +470,9 @@ def start(
     extra_env: Mapping[str, str] | None = None,
     venv: Path | None = None,
     ready_timeout: float = 180,
+    wait: bool = True,
 ) -> MageInstance:
-    """Start Mage for ``project_dir`` on 127.0.0.1:``port`` and wait until it is ready.
+    """Start Mage for ``project_dir`` on 127.0.0.1:``port`` and, unless ``wait`` is false, wait until it is ready.
 
     Creates the venv and the project when missing. With ``auth``, the owner user is created from
     ``owner_email``/``owner_password`` on the project's first auth start (Mage never changes an
@@ -492,6 +499,8 @@ def start(
             raise MageError(
                 f"Mage for {project_dir} already runs on port {old_port} (pid {old_pid}); stop it first"
             )
+        if not wait:
+            return MageInstance(url=url, pid=old_pid, project_dir=project_dir, port=port, auth=auth)
         with httpx.Client(timeout=5) as client:
             running_auth = _status_auth(client, url)
             if running_auth is auth and _check_ready(client, url, auth):
@@ -531,6 +540,9 @@ def start(
     _children[proc.pid] = proc
     pid_file.write_text(f"{proc.pid}\n")
     port_file.write_text(f"{port}\n")
+    if not wait:
+        logger.info("spawned (pid %d, log %s)", proc.pid, project_dir / "mage.log")
+        return MageInstance(url=url, pid=proc.pid, project_dir=project_dir, port=port, auth=auth)
 
     try:
         _wait_ready(proc, project_dir, url, auth, ready_timeout)
@@ -560,6 +572,12 @@ def _wait_ready(
             if time.monotonic() >= deadline:
                 raise MageError(f"Mage not ready after {ready_timeout:g} s (log: {project_dir / 'mage.log'})")
             time.sleep(_POLL_SECONDS)
+
+
+def is_running(project_dir: Path) -> bool:
+    """True while the directory's recorded server process is alive (no HTTP call: it may still be starting)."""
+    pid = _read_int(Path(project_dir).expanduser().absolute() / "mage.pid")
+    return pid is not None and _leader_alive(pid)
 
 
 def stop(project_dir: Path, timeout: float = 15) -> None:

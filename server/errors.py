@@ -16,8 +16,8 @@ _AUTH_HINTS: dict[Plane, str] = {
     "cloud": "Check MAGE_CLOUD_API_KEY, MAGE_CLOUD_EMAIL and MAGE_CLOUD_PASSWORD.",
 }
 _UNREACHABLE_HINTS: dict[Plane, str] = {
-    "cluster": "The Mage cluster is not reachable: if it is a stopped Mage Pro cluster, start it with "
-    "start_cluster (its API answers a few minutes later); otherwise check MAGE_CLUSTER_URL.",
+    "cluster": "If the cluster is stopped, start it with start_cluster; after a start or an env var "
+    "change (which restarts it), its API takes a while to answer, so retry shortly. Otherwise check MAGE_CLUSTER_URL.",
     "cloud": "Check MAGE_CLOUD_URL and the network.",
 }
 
