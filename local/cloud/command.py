@@ -49,6 +49,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--mage-venv", type=Path, help="mage-ai 0.9.80 virtual environment (default: MAGE_MCP_MAGE_VENV, else cached)"
     )
+    parser.add_argument(
+        "--start", action="append", default=[], metavar="CLUSTER", help="set CLUSTER Active at start (repeatable)"
+    )
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost"):
         parser.error(f"--host {args.host}: the local cloud serves on 127.0.0.1 only")
@@ -57,7 +60,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def load_or_create(state_dir: Path, port: int | None, clusters: int) -> CloudState:
+def load_or_create(state_dir: Path, port: int | None, clusters: int, start: Sequence[str] = ()) -> CloudState:
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     state = state_file.load(state_dir) or CloudState.create(port or DEFAULT_PORT)
     if port is not None:
@@ -65,6 +68,12 @@ def load_or_create(state_dir: Path, port: int | None, clusters: int) -> CloudSta
     added = state.ensure_clusters(clusters)
     if added:
         log.info("clusters added: %s", ", ".join(added))
+    for cluster_id in start:
+        if cluster_id not in state.clusters:
+            known = ", ".join(state.clusters)
+            raise SystemExit(f"mage-mcp local-cloud: --start {cluster_id}: no such cluster (there are {known})")
+        cluster = state.clusters[cluster_id]
+        cluster.status, cluster.config = "Active", {**cluster.config, "replicaCount": 1}
     state_file.save(state_dir, state)
     return state
 
@@ -121,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[mage-mcp local-cloud] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     state_dir = args.state_dir.expanduser().absolute()
-    state = load_or_create(state_dir, args.port, args.clusters)
+    state = load_or_create(state_dir, args.port, args.clusters, args.start)
     try:
         venv = mage.ensure_venv(args.mage_venv)
     except mage.MageError as exc:
