@@ -26,7 +26,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import (
     AcceptedElicitation,
@@ -88,6 +88,9 @@ def asks_person(plan_fn: Callable[..., Any]) -> Resolve:
     return Resolve(ask_person)
 
 
+Outcome = TypeVar("Outcome", bound="MutationOutcome")
+
+
 class MutationOutcome(BaseModel):
     """Fields every mutating tool's result carries; a tool's own result model extends it.
 
@@ -106,6 +109,10 @@ class MutationOutcome(BaseModel):
 
 class Halt(MutationOutcome):
     """The gate's answer when the change must not be applied now (not an error)."""
+
+    def into(self, result_type: type[Outcome]) -> Outcome:
+        """This answer as the tool's own result type."""
+        return result_type.model_validate(self.model_dump())
 
 
 class TokenError(ToolError):

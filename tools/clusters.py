@@ -112,7 +112,7 @@ async def start_cluster(
     rt = runtime(ctx)
     target = rt.cluster_target(team_id, cluster_id)
     if plan.changes and (halt := rt.gate.settle("start_cluster", _args(target), plan, consent, confirmation_token)):
-        return ClusterChange.model_validate(halt.model_dump())
+        return halt.into(ClusterChange)
     return await _apply_power(rt, target, 1, ACTIVE, plan)
 
 
@@ -133,7 +133,7 @@ async def stop_cluster(
     rt = runtime(ctx)
     target = rt.cluster_target(team_id, cluster_id)
     if plan.changes and (halt := rt.gate.settle("stop_cluster", _args(target), plan, consent, confirmation_token)):
-        return ClusterChange.model_validate(halt.model_dump())
+        return halt.into(ClusterChange)
     return await _apply_power(rt, target, 0, STOPPED, plan)
 
 
@@ -197,7 +197,7 @@ async def set_env_vars(
     if not plan.changes:
         return EnvVarsChange(status="unchanged", cluster_id=target.cluster_id, unchanged=sorted(env_vars))
     if halt := rt.gate.settle("set_env_vars", arguments, plan, consent, confirmation_token):
-        return EnvVarsChange.model_validate(halt.model_dump())
+        return halt.into(EnvVarsChange)
     before, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, _merge_env_vars(env_vars))
     return EnvVarsChange(
         status="applied",

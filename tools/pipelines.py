@@ -91,7 +91,7 @@ async def trigger_pipeline(
     rt = runtime(ctx)
     arguments = {"pipeline_uuid": pipeline_uuid, "variables": variables, "trigger_id": trigger_id}
     if halt := rt.gate.settle("trigger_pipeline", arguments, plan, consent, confirmation_token):
-        return RunStarted.model_validate(halt.model_dump())
+        return halt.into(RunStarted)
     if trigger_id is None:
         trigger = await rt.cluster.ensure_api_trigger(pipeline_uuid, OWNED_TRIGGER_NAME)
     else:
