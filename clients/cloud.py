@@ -13,18 +13,17 @@ the caller's change to a fresh read inside the lock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import anyio
 import httpx
 
+from ._http import HttpClient
 from .defaults import DEFAULT_CLOUD_URL
 from .errors import (
     MageApiError,
     MageAuthError,
-    MageConnectionError,
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
@@ -34,8 +33,10 @@ from .models import Cluster, ClusterUpdate
 _DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
-class CloudClient:
+class CloudClient(HttpClient):
     """The Mage Cloud API on one keep-alive `httpx.AsyncClient`; logs in lazily, once."""
+
+    service = "Mage Cloud"
 
     def __init__(
         self,
@@ -47,29 +48,12 @@ class CloudClient:
         timeout: httpx.Timeout | float = _DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, "", api_key, timeout, transport)
         self._email = email
         self._password = password
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"X-API-KEY": api_key, "Content-Type": "application/json"},
-            timeout=timeout,
-            transport=transport,
-        )
         self._token: str | None = None
         self._login_lock = anyio.Lock()
         self._cluster_locks: dict[tuple[str, str], anyio.Lock] = {}
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def get_cluster(self, team_id: str, cluster_id: str) -> Cluster:
         body = await self._request("GET", _cluster_path(team_id, cluster_id), what=_what(team_id, cluster_id))
@@ -115,15 +99,7 @@ class CloudClient:
 
     async def _send(self, method: str, path: str, *, json: Any = None, what: str) -> dict[str, Any]:
         headers = {"Cookie": f"oauth_token={self._token}"} if self._token else None
-        try:
-            response = await self._http.request(method, path, json=json, headers=headers)
-        except httpx.TimeoutException:
-            raise MageConnectionError(f"Mage Cloud at {self.base_url} did not answer in time.") from None
-        except httpx.TransportError as exc:
-            raise MageConnectionError(
-                f"Mage Cloud at {self.base_url} is not reachable ({type(exc).__name__})."
-            ) from None
-        return _parse(response, what)
+        return _parse(await self._transport(method, path, json=json, headers=headers), what)
 
     async def _login(self, *, force: bool = False) -> None:
         stale = self._token

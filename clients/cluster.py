@@ -16,18 +16,17 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import anyio
 import httpx
 
+from ._http import HttpClient
 from .defaults import MAGE_PUBLIC_API_KEY
 from .errors import (
     MageApiError,
     MageAuthError,
-    MageConnectionError,
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
@@ -38,7 +37,7 @@ _TOKEN_REJECTED = frozenset({"invalid_oauth_token", "expired_oauth_token"})
 _DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
-class ClusterClient:
+class ClusterClient(HttpClient):
     """One Mage cluster's `/api`, over a single keep-alive `httpx.AsyncClient`."""
 
     def __init__(
@@ -50,29 +49,12 @@ class ClusterClient:
         timeout: httpx.Timeout | float = _DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, "/api", api_key, timeout, transport)
         self._credentials = credentials
-        self._http = httpx.AsyncClient(
-            base_url=f"{self.base_url}/api",
-            headers={"X-API-KEY": api_key, "Content-Type": "application/json"},
-            timeout=timeout,
-            transport=transport,
-        )
         self._auth_required: bool | None = None
         self._bearer: str | None = None
         self._login_lock = anyio.Lock()
         self._trigger_locks: dict[str, anyio.Lock] = {}
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -210,15 +192,7 @@ class ClusterClient:
         authenticate: bool = True,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._bearer}"} if authenticate and self._bearer else None
-        try:
-            response = await self._http.request(method, path, params=params, json=json, headers=headers)
-        except httpx.TimeoutException:
-            raise MageConnectionError(f"Mage at {self.base_url} did not answer in time.") from None
-        except httpx.TransportError as exc:
-            raise MageConnectionError(
-                f"Mage at {self.base_url} is not reachable ({type(exc).__name__})."
-            ) from None
-        return _parse(response, what)
+        return _parse(await self._transport(method, path, params=params, json=json, headers=headers), what)
 
     async def _ensure_login(self) -> None:
         if self._auth_required is False or self._bearer is not None:

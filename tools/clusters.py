@@ -86,11 +86,23 @@ async def _power_plan(rt: Runtime, target: ClusterTarget, replicas: int, status:
     )
 
 
-async def _apply_power(
-    rt: Runtime, target: ClusterTarget, replicas: int, status: str, plan: Plan
+async def _switch(
+    ctx: Context[Runtime, Any],
+    tool: str,
+    replicas: int,
+    status: str,
+    plan: Plan,
+    consent: Consent,
+    arguments: tuple[TeamId, ClusterId, ConfirmationToken],
 ) -> ClusterChange:
+    """Start or stop, once confirmed: what `start_cluster` and `stop_cluster` share."""
+    team_id, cluster_id, confirmation_token = arguments
+    rt = runtime(ctx)
+    target = rt.cluster_target(team_id, cluster_id)
     if not plan.changes:
         return ClusterChange(status=status, cluster_id=target.cluster_id, message=f"{plan.summary} No request sent.")
+    if halt := rt.gate.settle(tool, _args(target), plan, consent, confirmation_token):
+        return halt.into(ClusterChange)
     _, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, _power_update(replicas, status))
     return ClusterChange(status=after.status or status, cluster_id=target.cluster_id, message=plan.summary)
 
@@ -109,11 +121,7 @@ async def start_cluster(
     confirmation_token: ConfirmationToken = None,
 ) -> ClusterChange:
     """Start a Mage Pro cluster; its API answers a few minutes later."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    if plan.changes and (halt := rt.gate.settle("start_cluster", _args(target), plan, consent, confirmation_token)):
-        return halt.into(ClusterChange)
-    return await _apply_power(rt, target, 1, ACTIVE, plan)
+    return await _switch(ctx, "start_cluster", 1, ACTIVE, plan, consent, (team_id, cluster_id, confirmation_token))
 
 
 async def plan_stop(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: ClusterId) -> Plan:
@@ -130,11 +138,7 @@ async def stop_cluster(
     confirmation_token: ConfirmationToken = None,
 ) -> ClusterChange:
     """Stop a Mage Pro cluster; its running pipelines stop."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    if plan.changes and (halt := rt.gate.settle("stop_cluster", _args(target), plan, consent, confirmation_token)):
-        return halt.into(ClusterChange)
-    return await _apply_power(rt, target, 0, STOPPED, plan)
+    return await _switch(ctx, "stop_cluster", 0, STOPPED, plan, consent, (team_id, cluster_id, confirmation_token))
 
 
 # -- environment variables ------------------------------------------------------------------

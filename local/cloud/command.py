@@ -130,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[mage-mcp local-cloud] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     state_dir = args.state_dir.expanduser().absolute()
+    (state_dir / ENV_FILE).unlink(missing_ok=True)  # it reappears once this start listens: the ready signal
     state = load_or_create(state_dir, args.port, args.clusters, args.start)
     try:
         venv = mage.ensure_venv(args.mage_venv)
