@@ -70,7 +70,7 @@ class LocalCloud:
                 Route("/api/v1/sessions", self._login, methods=["POST"]),
                 Route("/api/v1/teams/{team_id}/clusters/{cluster_id}", self._cluster, methods=["GET", "PUT"]),
             ],
-            exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
+            exception_handlers={HTTPException: _http_error, Exception: _unexpected},  # type: ignore[dict-item]
         )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -162,13 +162,18 @@ class LocalCloud:
                 )
             try:
                 await self._make_real(before, after)
+                self._persist(after)
             except Exception as exc:
                 log.error("cluster %s: %s", cluster_id, exc)
                 await self._restore(before)
                 raise ApiError(500, "internal_error", f"Cluster {cluster_id} could not be changed: {exc}") from None
-            self.state.clusters[cluster_id] = after
-            state_file.save(self.state_dir, self.state)
             return after
+
+    def _persist(self, cluster: ClusterRecord) -> None:
+        """Write the new state to disk first; only then is it the state this server answers with."""
+        updated = self.state.model_copy(update={"clusters": {**self.state.clusters, cluster.id: cluster}})
+        state_file.save(self.state_dir, updated)
+        self.state = updated
 
     async def _make_real(self, before: ClusterRecord, after: ClusterRecord) -> None:
         running = self.processes.is_running(before)
@@ -196,7 +201,7 @@ def _parse_update(body: Any, cluster: ClusterRecord) -> tuple[dict[str, Any] | N
     """The new config (whole, or None to keep) and status (or None to keep) of a PUT body."""
     update = _object(body, "cluster")
     status = update.get("status")
-    if status is not None and status not in STATUSES:
+    if status is not None and not (isinstance(status, str) and status in STATUSES):
         raise ApiError(400, "invalid_request", "status must be \"Active\" or \"Stopped\".")
     config = update.get("config")
     if config is None:
@@ -243,3 +248,8 @@ def _same(given: str, expected: str) -> bool:
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     kind = {404: "record_not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
     return ApiError(exc.status_code, kind, exc.detail).response()
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return ApiError(500, "internal_error", "The local cloud failed; see its log. Nothing was changed.").response()

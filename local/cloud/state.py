@@ -106,3 +106,13 @@ def free_port(avoid: Collection[int] = ()) -> int:
             port = int(sock.getsockname()[1])
         if port not in avoid:
             return port
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,436 @@
+"""`mage-mcp local-cloud` as a real process: ready signal, files, restarts, and one real Mage cluster.
+
+Every local cloud here runs as `python -m mage_mcp local-cloud` with its stdout and stderr in
+files; the ready signal is `STATE_DIR/cloud.env` appearing. The real-Mage scenario starts Mage
+(auth on, about 9 s to answer) twice.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from mage_mcp.local import mage
+from mage_mcp.local.cloud import state as state_file
+from mage_mcp.local.cloud.state import CloudState
+
+pytestmark = [pytest.mark.mage, pytest.mark.anyio]
+
+ENV_NAMES = {
+    "MAGE_CLOUD_URL",
+    "MAGE_CLOUD_API_KEY",
+    "MAGE_CLOUD_EMAIL",
+    "MAGE_CLOUD_PASSWORD",
+    "MAGE_TEAM_ID",
+    "MAGE_CLUSTER_ID",
+    "MAGE_CLUSTER_URL",
+    "MAGE_EMAIL",
+    "MAGE_PASSWORD",
+}
+READY_TIMEOUT_S = 30  # cloud.env after the process starts (no cluster to wait for)
+EXIT_TIMEOUT_S = 20  # after SIGTERM, stopping the clusters it runs
+MAGE_UP_TIMEOUT_S = 120  # Mage with auth usually answers after about 9 s
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_env(path: Path) -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in path.read_text().splitlines() if line.strip()]
+    return {name: value for name, value in pairs}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def listening_addresses(port: int) -> list[str]:
+    """The local addresses (hex, as in /proc/net/tcp*) of the sockets listening on `port`."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, port_hex = fields[1].rsplit(":", 1)
+            if int(port_hex, 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                found.append(address)
+    return found
+
+
+def processes_under(directory: Path) -> list[str]:
+    """Live processes whose cwd, command line or MAGE_DATA_DIR lies under `directory`."""
+    prefix = str(directory)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+            if raw[raw.rfind(")") + 2] in "ZXx":
+                continue
+            cwd = os.readlink(entry / "cwd")
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (entry / "environ").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        data_dirs = [e for e in environ if e.startswith(f"MAGE_DATA_DIR={prefix}/") or e == f"MAGE_DATA_DIR={prefix}"]
+        if cwd == prefix or cwd.startswith(prefix + "/") or prefix in cmdline or data_dirs:
+            found.append(f"{entry.name} (cwd {cwd}): {cmdline.strip()}")
+    return found
+
+
+def process_env(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+class Runner:
+    """Starts local clouds, remembers their output files, and cleans up whatever a failed test left."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.state_dirs: set[Path] = set()
+        self.tokens: list[str] = []
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAGE_") or k.startswith("MAGE_MCP_")}
+
+    def spawn(self, state_dir: Path, *args: str) -> subprocess.Popen[bytes]:
+        n = len(self.procs)
+        self.state_dirs.add(state_dir)
+        with (self.logs / f"{n}.stdout").open("wb") as out, (self.logs / f"{n}.stderr").open("wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mage_mcp", "local-cloud", "--state-dir", str(state_dir), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=self.env,
+            )
+        self.procs.append(proc)
+        return proc
+
+    def stderr(self, proc: subprocess.Popen[bytes]) -> str:
+        return (self.logs / f"{self.procs.index(proc)}.stderr").read_text(errors="replace")
+
+    def output(self) -> str:
+        """Everything every local cloud printed, stdout and stderr."""
+        return "".join(p.read_text(errors="replace") for p in sorted(self.logs.iterdir()))
+
+    async def start(self, state_dir: Path, *args: str) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+        """Start a local cloud, wait for cloud.env, and check it answers a login at that very moment."""
+        env_file = state_dir / "cloud.env"
+        assert not env_file.exists()
+        proc = self.spawn(state_dir, *args)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not env_file.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"local cloud exited ({proc.returncode}) before it was ready:\n{self.stderr(proc)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {env_file} after {READY_TIMEOUT_S} s:\n{self.stderr(proc)}")
+            await anyio.sleep(0.02)
+        env = read_env(env_file)
+        async with httpx.AsyncClient(timeout=5) as client:  # no retry: it must listen already
+            await self.login(client, env)
+        return proc, env
+
+    async def login(self, client: httpx.AsyncClient, env: dict[str, str]) -> dict[str, str]:
+        """Log in to the local cloud; the headers for its cluster calls."""
+        response = await client.post(
+            f"{env['MAGE_CLOUD_URL']}/sessions",
+            headers={"X-API-KEY": env["MAGE_CLOUD_API_KEY"]},
+            json={"session": {"email": env["MAGE_CLOUD_EMAIL"], "password": env["MAGE_CLOUD_PASSWORD"]}},
+        )
+        assert response.status_code == 200, response.text
+        token = response.json()["session"]["token"]
+        self.tokens.append(token)
+        return {"X-API-KEY": env["MAGE_CLOUD_API_KEY"], "Cookie": f"oauth_token={token}"}
+
+    async def terminate(self, proc: subprocess.Popen[bytes]) -> float:
+        """SIGTERM; the seconds it took to exit (fails after EXIT_TIMEOUT_S)."""
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        while proc.poll() is None:
+            if time.monotonic() - started > EXIT_TIMEOUT_S:
+                pytest.fail(f"still running {EXIT_TIMEOUT_S} s after SIGTERM:\n{self.stderr(proc)}")
+            await anyio.sleep(0.05)
+        # uvicorn re-raises the SIGTERM it caught once it has shut down cleanly: -15; a crash gives 1.
+        assert proc.returncode in (0, -signal.SIGTERM), self.stderr(proc)
+        return time.monotonic() - started
+
+    def assert_no_secrets(self, *values: str) -> None:
+        output = self.output()
+        for value in [*values, *self.tokens]:
+            assert value
+            assert value not in output
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(EXIT_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for state_dir in self.state_dirs:
+            for cluster_dir in (state_dir / "clusters").glob("*"):
+                mage.stop(cluster_dir)
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[Runner]:
+    runner = Runner(tmp_path)
+    try:
+        yield runner
+    finally:
+        runner.cleanup()
+
+
+def secrets_of(env: dict[str, str]) -> list[str]:
+    return [env["MAGE_CLOUD_API_KEY"], env["MAGE_CLOUD_PASSWORD"], env["MAGE_PASSWORD"]]
+
+
+def cluster_url(env: dict[str, str], cluster_id: str) -> str:
+    return f"{env['MAGE_CLOUD_URL']}/teams/{env['MAGE_TEAM_ID']}/clusters/{cluster_id}"
+
+
+# -- the process, its files and its restarts ----------------------------------------------------
+
+
+async def test_ready_signal_files_and_loopback(runner: Runner, tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    port = free_port()
+    proc, env = await runner.start(state_dir, "--port", str(port))
+
+    env_file = state_dir / "cloud.env"
+    assert set(env) == ENV_NAMES
+    assert all(env.values())
+    assert mode(env_file) == 0o600
+    assert mode(state_dir / state_file.STATE_FILE) == 0o600
+    assert env["MAGE_CLOUD_URL"] == f"http://127.0.0.1:{port}/api/v1"
+    assert env["MAGE_TEAM_ID"] == "local"
+    assert env["MAGE_CLUSTER_ID"] == "local-1"
+    stored = state_file.load(state_dir)
+    assert stored is not None
+    assert list(stored.clusters) == ["local-1"]
+    assert env["MAGE_CLUSTER_URL"] == f"http://127.0.0.1:{stored.clusters['local-1'].port}"
+    assert stored.clusters["local-1"].port != port
+    assert listening_addresses(port) == ["0100007F"]  # 127.0.0.1 only
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        headers = await runner.login(client, env)
+        response = await client.get(cluster_url(env, "local-1"), headers=headers)
+        assert response.status_code == 200
+        assert response.json()["cluster"]["status"] == "Stopped"
+        refused = await client.get(cluster_url(env, "local-1"), headers={"X-API-KEY": env["MAGE_CLOUD_API_KEY"]})
+        assert refused.status_code == 401
+
+    assert await runner.terminate(proc) < EXIT_TIMEOUT_S
+    runner.assert_no_secrets(*secrets_of(env))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10"])  # noqa: S104 (what must be refused)
+async def test_a_non_loopback_host_is_refused(runner: Runner, tmp_path: Path, host: str) -> None:
+    state_dir = tmp_path / "state"
+    proc = runner.spawn(state_dir, "--host", host, "--port", str(free_port()))
+    started = time.monotonic()
+    while proc.poll() is None:
+        assert time.monotonic() - started < 15, "still running with a non-loopback --host"
+        await anyio.sleep(0.05)
+    assert proc.returncode != 0
+    stderr = runner.stderr(proc)
+    assert host in stderr
+    assert "127.0.0.1" in stderr or "loopback" in stderr
+    assert not (state_dir / "cloud.env").exists()
+
+
+async def test_a_taken_port_gives_no_ready_signal_and_leaves_no_mage(runner: Runner, tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # local-1 was Active: the local cloud must find the port taken before it spawns any Mage.
+        state = CloudState.create(port)
+        state.ensure_clusters(1)
+        state.clusters["local-1"].status = "Active"
+        state.clusters["local-1"].config = {"replicaCount": 1, "extraEnvs": []}
+        state_dir.mkdir(mode=0o700)
+        state_file.save(state_dir, state)
+        proc = runner.spawn(state_dir)
+        started = time.monotonic()
+        while proc.poll() is None:
+            assert time.monotonic() - started < 20, "still running on a taken port"
+            await anyio.sleep(0.05)
+    assert proc.returncode != 0
+    assert not (state_dir / "cloud.env").exists()
+    assert (state_dir / "clusters" / "local-1" / "mage.pid").exists() is False
+    assert not (state_dir / "clusters" / "local-1" / "mage.log").exists()  # it spawned none
+    assert f"port {port}" in runner.output()
+    assert processes_under(state_dir / "clusters" / "local-1") == []
+    runner.assert_no_secrets(state.api_key, state.password, state.mage_password)
+
+
+async def test_restarts_keep_values_ports_and_clusters(runner: Runner, tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    port = free_port()
+    proc, first = await runner.start(state_dir, "--port", str(port))
+    ports = {c.id: c.port for c in state_file.load(state_dir).clusters.values()}  # type: ignore[union-attr]
+    await runner.terminate(proc)
+
+    # The same values, ports included, without --port this time.
+    (state_dir / "cloud.env").unlink()
+    proc, again = await runner.start(state_dir)
+    assert again == first
+    assert listening_addresses(port) == ["0100007F"]
+    await runner.terminate(proc)
+
+    # --clusters 3 adds local-2 and local-3 and keeps local-1 as it was.
+    (state_dir / "cloud.env").unlink()
+    proc, third = await runner.start(state_dir, "--clusters", "3")
+    assert third == first
+    stored = state_file.load(state_dir)
+    assert stored is not None
+    assert list(stored.clusters) == ["local-1", "local-2", "local-3"]
+    assert stored.clusters["local-1"].port == ports["local-1"]
+    cluster_ports = [c.port for c in stored.clusters.values()]
+    assert len(set(cluster_ports)) == 3
+    assert port not in cluster_ports
+    assert mode(state_dir / state_file.STATE_FILE) == 0o600
+    async with httpx.AsyncClient(timeout=10) as client:
+        headers = await runner.login(client, third)
+        for cluster_id in ("local-2", "local-3"):
+            response = await client.get(cluster_url(third, cluster_id), headers=headers)
+            assert response.status_code == 200, response.text
+            assert response.json()["cluster"]["status"] == "Stopped"
+    await runner.terminate(proc)
+
+    # --clusters 1 again never removes one.
+    (state_dir / "cloud.env").unlink()
+    proc, fourth = await runner.start(state_dir, "--clusters", "1")
+    assert fourth == first
+    again_stored = state_file.load(state_dir)
+    assert again_stored is not None
+    assert {c.id: c.port for c in again_stored.clusters.values()} == {c.id: c.port for c in stored.clusters.values()}
+    async with httpx.AsyncClient(timeout=10) as client:
+        headers = await runner.login(client, fourth)
+        assert (await client.get(cluster_url(fourth, "local-3"), headers=headers)).status_code == 200
+    await runner.terminate(proc)
+    runner.assert_no_secrets(*secrets_of(first))
+
+
+# -- one real Mage cluster ----------------------------------------------------------------------
+
+
+async def wait_mage_up(client: httpx.AsyncClient, url: str) -> float:
+    """Poll Mage's /api/status until it reports auth on; the seconds it took."""
+    started = time.monotonic()
+    while True:
+        try:
+            body: Any = (await client.get(f"{url}/api/status", timeout=3)).json()
+            if body["statuses"][0]["require_user_authentication"] is True:
+                return time.monotonic() - started
+        except (httpx.HTTPError, ValueError, LookupError, TypeError):
+            pass
+        assert time.monotonic() - started < MAGE_UP_TIMEOUT_S, f"{url} not up after {MAGE_UP_TIMEOUT_S} s"
+        await anyio.sleep(0.25)
+
+
+async def mage_login(client: httpx.AsyncClient, env: dict[str, str]) -> str:
+    """Log in to the cluster's Mage as its owner (retried briefly: the owner is created as Mage starts)."""
+    started = time.monotonic()
+    while True:
+        response = await client.post(
+            f"{env['MAGE_CLUSTER_URL']}/api/sessions",
+            headers={"X-API-KEY": mage.MAGE_API_KEY},
+            json={"session": {"email": env["MAGE_EMAIL"], "password": env["MAGE_PASSWORD"]}},
+        )
+        body = response.json()
+        token = (body.get("session") or {}).get("token")
+        if token:
+            return str(token)
+        assert time.monotonic() - started < 20, f"Mage login failed: {body}"
+        await anyio.sleep(0.5)
+
+
+def leader_pid(cluster_dir: Path) -> int:
+    return int((cluster_dir / "mage.pid").read_text())
+
+
+async def test_a_real_cluster_runs_stops_and_comes_back_after_a_restart(runner: Runner, tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    cluster_dir = state_dir / "clusters" / "local-1"
+    mark = secrets.token_hex(4)
+    proc, env = await runner.start(state_dir, "--port", str(free_port()))
+    timings: dict[str, float] = {}
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        headers = await runner.login(client, env)
+        cluster = (await client.get(cluster_url(env, "local-1"), headers=headers)).json()["cluster"]
+        config = {
+            **cluster["config"],
+            "replicaCount": 1,
+            "extraEnvs": [*cluster["config"]["extraEnvs"], {"name": "LOCAL_CLOUD_TEST_MARK", "value": mark}],
+        }
+        started = time.monotonic()
+        response = await client.put(
+            cluster_url(env, "local-1"), headers=headers, json={"cluster": {"config": config, "status": "Active"}}
+        )
+        timings["put_active"] = time.monotonic() - started
+        assert response.status_code == 200, response.text
+        assert response.json()["cluster"]["status"] == "Active"
+        assert timings["put_active"] < 5  # spawned, not ready
+        assert process_env(leader_pid(cluster_dir)).get("LOCAL_CLOUD_TEST_MARK") == mark
+
+        timings["mage_up"] = await wait_mage_up(client, env["MAGE_CLUSTER_URL"])
+        runner.tokens.append(await mage_login(client, env))
+
+    timings["exit"] = await runner.terminate(proc)
+    assert processes_under(cluster_dir) == []
+    stored = state_file.load(state_dir)
+    assert stored is not None
+    assert stored.clusters["local-1"].status == "Active"  # kept for the next start
+
+    # Restarted, the local cloud starts local-1 again: it was Active.
+    (state_dir / "cloud.env").unlink()
+    proc, again = await runner.start(state_dir)
+    assert again == env
+    assert processes_under(cluster_dir) != []
+    assert process_env(leader_pid(cluster_dir)).get("LOCAL_CLOUD_TEST_MARK") == mark
+    async with httpx.AsyncClient(timeout=30) as client:
+        timings["mage_up_again"] = await wait_mage_up(client, env["MAGE_CLUSTER_URL"])
+        headers = await runner.login(client, env)
+        config = {**config, "replicaCount": 0}
+        started = time.monotonic()
+        response = await client.put(
+            cluster_url(env, "local-1"), headers=headers, json={"cluster": {"config": config, "status": "Stopped"}}
+        )
+        timings["put_stopped"] = time.monotonic() - started
+        assert response.status_code == 200, response.text
+        assert response.json()["cluster"]["status"] == "Stopped"
+        assert processes_under(cluster_dir) == []  # the PUT returns once every process is gone
+        with pytest.raises(httpx.TransportError):
+            await client.get(f"{env['MAGE_CLUSTER_URL']}/api/status", timeout=3)
+
+    timings["exit_again"] = await runner.terminate(proc)
+    assert processes_under(cluster_dir) == []
+    stored = state_file.load(state_dir)
+    assert stored is not None
+    assert stored.clusters["local-1"].status == "Stopped"
+    runner.assert_no_secrets(*secrets_of(env))
+    print("timings (s):", {k: round(v, 1) for k, v in timings.items()})

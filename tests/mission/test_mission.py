@@ -1,0 +1,283 @@
+"""The whole mission, end to end: a real MCP client, a real `mage-mcp` over stdio, a real local Mage
+Cloud and the real Mage OSS cluster it runs.
+
+Test 1 confirms every change and follows it through: start the cluster, run a pipeline with run
+variables, set an environment variable (which restarts the cluster), see the block read it, stop
+the cluster. Test 2 declines every change and checks, from the Cloud API's state and Mage's own API
+(never from the tool's answer), that nothing changed.
+
+The two tests share one local cloud, one cluster and one `mage-mcp` session (see conftest.py);
+each creates its own uniquely named pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import anyio
+import pytest
+from mcp.types import CallToolResult, TextContent
+
+from .conftest import Mission, mage_processes
+
+pytestmark = [pytest.mark.anyio, pytest.mark.mage]
+
+ANSWER_TIMEOUT_S = 90.0  # a cluster's Mage answers ~10 s after a start or restart
+RUN_TIMEOUT_S = 60.0  # a one-block run takes ~2-3 s with Mage's 1 s scheduler interval
+CALL_TIMEOUT_S = 90.0  # one tool call (a start or restart through the local cloud takes a few seconds)
+POLL_S = 0.5
+TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
+SANITIZED = "Error executing tool list_pipelines"  # all the SDK shows of an unexpected exception
+
+# GREETING is an environment variable of the Mage process; `who` is a run variable (a block kwarg).
+LOADER_CODE = """\
+import os
+
+if "data_loader" not in globals():
+    from mage_ai.data_preparation.decorators import data_loader
+
+
+@data_loader
+def load_mission(*args, **kwargs):
+    return {"greeting": os.environ.get("GREETING"), "who": kwargs.get("who")}
+"""
+
+
+# ------------------------------------------------------------------------------------ helpers
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+async def call(mission: Mission, tool: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
+    with anyio.fail_after(CALL_TIMEOUT_S):
+        return await mission.client.call_tool(tool, arguments or {})
+
+
+def ok(result: CallToolResult, what: str) -> dict[str, Any]:
+    assert not result.is_error, f"{what}: error result: {text_of(result)}"
+    assert result.structured_content is not None, f"{what}: no structured content: {text_of(result)}"
+    return dict(result.structured_content)
+
+
+async def confirmed(mission: Mission, tool: str, arguments: dict[str, Any], *, mentions: str) -> dict[str, Any]:
+    """Call a mutating tool with the person accepting; it must have asked exactly once."""
+    mission.answers.action = "accept"
+    asked = len(mission.answers.seen)
+    result = ok(await call(mission, tool, arguments), tool)
+    assert len(mission.answers.seen) == asked + 1, f"{tool}: the person was asked {len(mission.answers.seen) - asked}x"
+    assert mentions in mission.answers.seen[-1], (
+        f"{tool}: the prompt does not name {mentions!r}: {mission.answers.seen[-1]}"
+    )
+    assert result["status"] not in {"declined", "cancelled", "confirmation_required"}, result
+    return result
+
+
+async def declined(mission: Mission, tool: str, arguments: dict[str, Any], *, mentions: str) -> dict[str, Any]:
+    """Call a mutating tool with the person declining: asked once, a result (not an error) with status declined."""
+    mission.answers.action = "decline"
+    asked = len(mission.answers.seen)
+    try:
+        result = ok(await call(mission, tool, arguments), f"declined {tool}")
+    finally:
+        mission.answers.action = "accept"
+    assert len(mission.answers.seen) == asked + 1, f"{tool}: the person was asked {len(mission.answers.seen) - asked}x"
+    assert mentions in mission.answers.seen[-1], (
+        f"{tool}: the prompt does not name {mentions!r}: {mission.answers.seen[-1]}"
+    )
+    assert result["status"] == "declined", result
+    return result
+
+
+async def wait_until_mage_answers(mission: Mission) -> tuple[dict[str, Any], list[str]]:
+    """Poll `list_pipelines` through MCP until it answers; returns its result and the errors seen before.
+
+    Until the cluster's Mage is up, each call must be an error result (not a crash, not a protocol
+    error) that says what went wrong, not just the SDK's sanitized "Error executing tool ...".
+    """
+    errors: list[str] = []
+    deadline = time.monotonic() + ANSWER_TIMEOUT_S
+    while True:
+        result = await call(mission, "list_pipelines", {"limit": 100})
+        if not result.is_error:
+            return ok(result, "list_pipelines"), errors
+        text = text_of(result)
+        assert text.startswith(f"{SANITIZED}: ") and len(text) > len(SANITIZED) + 10, (
+            f"list_pipelines failed without saying why (an unexpected exception in the server?): {text!r}"
+        )
+        errors.append(text)
+        if time.monotonic() > deadline:
+            distinct = "\n".join(dict.fromkeys(errors))
+            pytest.fail(
+                f"list_pipelines did not answer within {ANSWER_TIMEOUT_S:g} s; its errors:\n{distinct}"
+                f"{mission.local.diagnostics()}"
+            )
+        await anyio.sleep(POLL_S)
+
+
+async def wait_for_run(mission: Mission, run_id: int) -> dict[str, Any]:
+    """Poll `get_run` through MCP until the run is finished."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        run = ok(await call(mission, "get_run", {"run_id": run_id}), "get_run")
+        if run["status"] in TERMINAL_RUN_STATUSES:
+            return run
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"run {run_id} still {run['status']} after {RUN_TIMEOUT_S:g} s: {run}{mission.local.diagnostics()}"
+            )
+        await anyio.sleep(POLL_S)
+
+
+async def run_and_read_output(mission: Mission, pipeline: str, block: str, who: str) -> dict[str, Any]:
+    """Trigger the pipeline through MCP (confirmed), wait for the run, and read the block's output from Mage."""
+    started = await confirmed(
+        mission, "trigger_pipeline", {"pipeline_uuid": pipeline, "variables": {"who": who}}, mentions=pipeline
+    )
+    assert isinstance(started.get("run_id"), int), started
+    assert started["pipeline_uuid"] == pipeline, started
+    run = await wait_for_run(mission, started["run_id"])
+    assert run["status"] == "completed", f"{run}{mission.local.diagnostics()}"
+    assert run["pipeline_uuid"] == pipeline, run
+    assert run["block_runs"] == [{"block_uuid": block, "status": "completed"}], run
+    mage_run = await mission.mage.run(started["run_id"])
+    (block_run,) = mage_run["block_runs"]
+    return await mission.mage.block_output(int(block_run["id"]))
+
+
+async def new_pipeline(mission: Mission) -> tuple[str, str]:
+    """A uniquely named pipeline with one data_loader block, made through Mage's own API."""
+    tag = secrets.token_hex(4)
+    pipeline = await mission.mage.create_pipeline(f"mission_{tag}")
+    block = await mission.mage.add_loader_block(pipeline, f"mission_load_{tag}", LOADER_CODE)
+    return pipeline, block
+
+
+def power(cluster: dict[str, Any]) -> tuple[Any, Any]:
+    return cluster["status"], cluster["config"].get("replicaCount")
+
+
+async def server_pid(mission: Mission) -> int:
+    status = await mission.mage.status()
+    assert status is not None, f"{mission.mage.url}/api/status does not answer{mission.local.diagnostics()}"
+    return int(status["server_process_id"])
+
+
+# -------------------------------------------------------------------------------------- tests
+async def test_mission_confirmed_at_every_step(mission: Mission) -> None:
+    env = mission.local.env
+    cluster_id = env["MAGE_CLUSTER_ID"]
+    asked = len(mission.answers.seen)
+    assert power(await mission.cloud.cluster()) == ("Stopped", 0), "a new local cloud's cluster starts Stopped"
+    assert await mission.mage.status() is None, "the stopped cluster's Mage answers"
+
+    # Start the cluster.
+    started = await confirmed(mission, "start_cluster", {}, mentions=cluster_id)
+    assert started["status"] == "Active", started
+    assert started["cluster_id"] == cluster_id, started
+    assert power(await mission.cloud.cluster()) == ("Active", 1)
+    listed, errors = await wait_until_mage_answers(mission)
+    assert errors, "list_pipelines answered at once, though the cluster's Mage was only just started"
+    first_pid = await server_pid(mission)
+    assert mage_processes(mission.local.state_dir, besides=mission.local.proc.pid), (
+        "no Mage process found for the running cluster: the checks that none remain would prove nothing"
+    )
+
+    # A pipeline of our own, made through Mage's API, shows up in list_pipelines.
+    await mission.mage.login()
+    pipeline, block = await new_pipeline(mission)
+    listed = ok(await call(mission, "list_pipelines", {"limit": 100}), "list_pipelines")
+    assert pipeline in [p["uuid"] for p in listed["pipelines"]], listed
+
+    # Run it with a run variable: the block sees `who`, and no GREETING yet.
+    output = await run_and_read_output(mission, pipeline, block, who="mcp")
+    assert output == {"greeting": None, "who": "mcp"}, output
+
+    # Set GREETING: the value goes to the Cloud API, never back out through the tool or its prompt.
+    mission.answers.action = "accept"
+    result = await call(mission, "set_env_vars", {"env_vars": {"GREETING": "hello"}})
+    assert len(mission.answers.seen) == asked + 3, mission.answers.seen
+    assert "GREETING" in mission.answers.seen[-1], mission.answers.seen[-1]
+    assert "hello" not in mission.answers.seen[-1], "the confirmation prompt shows the variable's value"
+    changed = ok(result, "set_env_vars")
+    assert changed["status"] == "applied", changed
+    assert changed["added"] == ["GREETING"], changed
+    assert "hello" not in text_of(result), f"set_env_vars returned the value: {text_of(result)}"
+    assert "hello" not in json.dumps(changed), changed
+    cluster = await mission.cloud.cluster()
+    assert power(cluster) == ("Active", 1), cluster
+    assert {"name": "GREETING", "value": "hello"} in cluster["config"]["extraEnvs"], cluster["config"]
+
+    # The cluster restarts to apply it; once it answers again, a new run sees GREETING.
+    await wait_until_mage_answers(mission)
+    assert await server_pid(mission) != first_pid, "the cluster's Mage was not restarted by set_env_vars"
+    output = await run_and_read_output(mission, pipeline, block, who="mcp again")
+    assert output == {"greeting": "hello", "who": "mcp again"}, output
+
+    # Stop the cluster: the Cloud API says so, Mage is gone, and list_pipelines says what to do.
+    stopped = await confirmed(mission, "stop_cluster", {}, mentions=cluster_id)
+    assert stopped["status"] == "Stopped", stopped
+    assert power(await mission.cloud.cluster()) == ("Stopped", 0)
+    assert await mission.mage.status() is None, "the stopped cluster's Mage still answers"
+    result = await call(mission, "list_pipelines")
+    assert result.is_error, f"list_pipelines answered on a stopped cluster: {text_of(result)}"
+    assert "not reachable" in text_of(result), text_of(result)
+    assert "start_cluster" in text_of(result), text_of(result)
+    assert len(mission.answers.seen) == asked + 5, mission.answers.seen
+
+
+async def test_declined_changes_change_nothing(mission: Mission) -> None:
+    env = mission.local.env
+    cluster_id = env["MAGE_CLUSTER_ID"]
+    cluster = await mission.cloud.cluster()
+    if cluster["status"] != "Stopped":  # only when the first test failed half-way: set-up, not under test
+        cluster = await mission.cloud.put_cluster(
+            {"status": "Stopped", "config": {**cluster["config"], "replicaCount": 0}}
+        )
+    assert power(cluster) == ("Stopped", 0), cluster
+
+    # A declined start: the Cloud API still says Stopped, no Mage process runs, nothing answers.
+    await declined(mission, "start_cluster", {}, mentions=cluster_id)
+    assert await mission.cloud.cluster() == cluster
+    running = mage_processes(mission.local.state_dir, besides=mission.local.proc.pid)
+    assert not running, "a declined start_cluster started Mage:\n" + "\n".join(running)
+    assert await mission.mage.status() is None, f"{env['MAGE_CLUSTER_URL']} answers after a declined start"
+
+    # Start it for real, and give it a pipeline of our own.
+    await confirmed(mission, "start_cluster", {}, mentions=cluster_id)
+    await wait_until_mage_answers(mission)
+    await mission.mage.login()
+    pipeline, _ = await new_pipeline(mission)
+
+    # A declined run: no run and no trigger reach Mage.
+    runs, schedules = await mission.mage.runs(pipeline), await mission.mage.schedules(pipeline)
+    await declined(
+        mission, "trigger_pipeline", {"pipeline_uuid": pipeline, "variables": {"who": "declined"}}, mentions=pipeline
+    )
+    assert await mission.mage.runs(pipeline) == runs == []
+    assert await mission.mage.schedules(pipeline) == schedules == []
+
+    # A declined env var change: the Cloud API's config is the same, and Mage was not restarted.
+    before = await mission.cloud.cluster()
+    pid = await server_pid(mission)
+    result = await declined(mission, "set_env_vars", {"env_vars": {"GREETING": "declined"}}, mentions="GREETING")
+    assert "declined" not in mission.answers.seen[-1], "the confirmation prompt shows the variable's value"
+    assert result.get("added", []) == [] and result.get("updated", []) == [], result
+    after = await mission.cloud.cluster()
+    assert after == before, f"a declined set_env_vars changed the cluster: {before} -> {after}"
+    assert after["config"].get("extraEnvs") == before["config"].get("extraEnvs")
+    assert await server_pid(mission) == pid, "a declined set_env_vars restarted the cluster's Mage"
+
+    # A declined stop: still Active, and Mage still answers (the same process).
+    await declined(mission, "stop_cluster", {}, mentions=cluster_id)
+    assert power(await mission.cloud.cluster()) == ("Active", 1)
+    assert await server_pid(mission) == pid, "a declined stop_cluster stopped or restarted the cluster's Mage"
+
+    # Stop it for real.
+    await confirmed(mission, "stop_cluster", {}, mentions=cluster_id)
+    assert power(await mission.cloud.cluster()) == ("Stopped", 0)
+    assert await mission.mage.status() is None, "the stopped cluster's Mage still answers"
+    running = mage_processes(mission.local.state_dir, besides=mission.local.proc.pid)
+    assert not running, "Mage processes remain after stop_cluster:\n" + "\n".join(running)
