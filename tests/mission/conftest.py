@@ -348,7 +348,7 @@ class MageApi:
     async def status(self) -> dict[str, Any] | None:
         """`GET /api/status` (no auth needed), or None when nothing answers there."""
         try:
-            response = await self.http.get("/status", timeout=5)
+            response = await self.http.get("/status", timeout=20)
             body = response.json()
         except (httpx.HTTPError, ValueError):
             return None
