@@ -43,6 +43,7 @@ __all__ = [
     "MageInstance",
     "default_venv",
     "ensure_venv",
+    "init_project",
     "is_running",
     "start",
     "status",
@@ -572,6 +573,14 @@ def _wait_ready(
             if time.monotonic() >= deadline:
                 raise MageError(f"Mage not ready after {ready_timeout:g} s (log: {project_dir / 'mage.log'})")
             time.sleep(_POLL_SECONDS)
+
+
+def init_project(project_dir: Path, venv: Path | None = None) -> None:
+    """Create the Mage project in ``project_dir`` (``mage init``) unless it exists; start() does it too."""
+    project_dir = Path(project_dir).expanduser().absolute()
+    project_dir.mkdir(parents=True, exist_ok=True)
+    mage = ensure_venv(venv) / "bin" / "mage"
+    _prepare_project(project_dir, mage, {**os.environ, "MAGE_DATA_DIR": str(project_dir / "mage_data")})
 
 
 def is_running(project_dir: Path) -> bool:

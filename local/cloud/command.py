@@ -139,4 +139,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not state_file.port_free(state.cloud_port):
         sys.exit(f"mage-mcp local-cloud: port {state.cloud_port} on 127.0.0.1 is in use; pass another --port")
     clusters = MageClusters(state_dir, venv, state.mage_email, state.mage_password)
+    for cluster in state.clusters.values():
+        clusters.create(cluster)
     anyio.run(serve, LocalCloud(state, state_dir, clusters), state_dir)
