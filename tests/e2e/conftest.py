@@ -9,16 +9,14 @@ every process's stderr is checked for leaked secrets when it is stopped.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -28,6 +26,8 @@ from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
 from tests.fakes import FakeCloud, FakeMage, RecordedRequest, serve_in_thread
+from tests.support.ports import free_port, port_open
+from tests.support.processes import assert_no_secrets, mage_mcp_command, read_text, stderr_file, stop
 
 TEAM, CLUSTER = "team-1", "cluster-1"
 TOOL_NAMES = {
@@ -119,43 +119,7 @@ def writes_other_than_login(fakes: Fakes) -> list[str]:
     ]
 
 
-# ------------------------------------------------------------------------- stderr checks
-def read_text(handle: TextIO) -> str:
-    handle.flush()
-    handle.seek(0)
-    return handle.read()
-
-
-def assert_no_secrets(stderr: str, secrets: list[str], what: str) -> None:
-    leaked = [s for s in secrets if s and s in stderr]
-    assert not leaked, f"{what}: the server's stderr contains {len(leaked)} secret value(s):\n{stderr}"
-
-
-@contextmanager
-def stderr_file() -> Iterator[TextIO]:
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as handle:
-        yield handle
-
-
 # ---------------------------------------------------------------------------- processes
-def server_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mage_mcp", *args]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 @dataclass
 class HttpServer:
     """A running `mage-mcp --transport sse|streamable-http` process."""
@@ -184,7 +148,7 @@ def http_server(transport: str, env: dict[str, str], cwd: Path, secrets: list[st
     port = free_port()
     with stderr_file() as err:
         proc = subprocess.Popen(
-            server_command("--transport", transport, "--host", "127.0.0.1", "--port", str(port)),
+            mage_mcp_command("--transport", transport, "--host", "127.0.0.1", "--port", str(port)),
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -208,16 +172,6 @@ def http_server(transport: str, env: dict[str, str], cwd: Path, secrets: list[st
         finally:
             stop(proc)
         assert_no_secrets(server.stderr_text(), secrets, f"mage-mcp --transport {transport}")
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @asynccontextmanager

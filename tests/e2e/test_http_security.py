@@ -16,19 +16,15 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.support.ports import free_port, port_open
+from tests.support.processes import assert_no_secrets, mage_mcp_command, read_text, stderr_file, stop
+
 from .conftest import (
     MODES,
     Fakes,
     HttpServer,
-    assert_no_secrets,
     check_tools_and_pipelines,
-    free_port,
     http_server,
-    port_open,
-    read_text,
-    server_command,
-    stderr_file,
-    stop,
 )
 
 INITIALIZE = {
@@ -76,7 +72,7 @@ def test_non_loopback_bind_without_token_is_refused(fakes: Fakes, workdir: Path,
     port = free_port()
     with stderr_file() as err:
         proc = subprocess.Popen(
-            server_command("--transport", "streamable-http", "--host", host, "--port", str(port)),
+            mage_mcp_command("--transport", "streamable-http", "--host", host, "--port", str(port)),
             env=fakes.env(),
             cwd=workdir,
             stdin=subprocess.DEVNULL,

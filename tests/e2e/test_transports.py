@@ -16,22 +16,19 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.types import jsonrpc_message_adapter
 
+from tests.support.processes import assert_no_secrets, mage_mcp_command, read_text, stderr_file, stop
+
 from .conftest import (
     MODES,
     PIPELINE,
     Answers,
     Fakes,
     HttpServer,
-    assert_no_secrets,
     check_accepted_trigger,
     check_declined_trigger,
     check_tools_and_pipelines,
     http_server,
-    read_text,
-    server_command,
-    stderr_file,
     stdio_session,
-    stop,
 )
 
 pytestmark = pytest.mark.anyio
@@ -98,7 +95,7 @@ class LineReader:
 def raw_stdio_server(fakes: Fakes, workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], Any]]:
     with stderr_file() as err:
         proc = subprocess.Popen(
-            server_command(),
+            mage_mcp_command(),
             env=fakes.env(),
             cwd=workdir,
             stdin=subprocess.PIPE,

@@ -7,8 +7,7 @@ The first run on a machine without the Mage venv installs it (about 70 s, 1.4 GB
 from __future__ import annotations
 
 import secrets
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mage_mcp.local import mage
+from tests.support.ports import free_port
 
 _HERE = Path(__file__).resolve().parent
 
@@ -24,20 +24,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.resolve().is_relative_to(_HERE):
             item.add_marker(pytest.mark.mage)
-
-
-def _free_port() -> int:
-    """A TCP port nothing listens on at 127.0.0.1 right now (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def free_port() -> Callable[[], int]:
-    """A function returning a currently unused 127.0.0.1 port."""
-    return _free_port
 
 
 @dataclass(frozen=True)
@@ -55,10 +41,6 @@ class RealMage:
         assert port is not None
         return port
 
-    @property
-    def api_key(self) -> str:
-        return mage.MAGE_API_KEY
-
 
 @pytest.fixture(scope="session")
 def real_mage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealMage]:
@@ -67,9 +49,7 @@ def real_mage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealMage]:
     email = f"owner-{secrets.token_hex(4)}@example.com"
     password = secrets.token_urlsafe(18)
     try:
-        instance = mage.start(
-            project_dir, _free_port(), auth=True, owner_email=email, owner_password=password
-        )
+        instance = mage.start(project_dir, free_port(), auth=True, owner_email=email, owner_password=password)
         yield RealMage(url=instance.url, email=email, password=password, project_dir=project_dir)
     finally:
         mage.stop(project_dir)

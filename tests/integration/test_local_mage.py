@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from mage_mcp.local import mage
+from tests.support.ports import free_port
 
 if TYPE_CHECKING:
     from tests.integration.conftest import RealMage
@@ -96,7 +96,7 @@ def test_start_refuses_a_port_in_use(real_mage: RealMage, tmp_path: Path) -> Non
     assert not (tmp_path / "other" / "mage.pid").exists()
 
 
-def test_stop_leaves_no_process_and_is_idempotent(tmp_path: Path, free_port: Callable[[], int]) -> None:
+def test_stop_leaves_no_process_and_is_idempotent(tmp_path: Path) -> None:
     project_dir = tmp_path / "second"
     port = free_port()
     try:

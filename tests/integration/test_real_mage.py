@@ -2,7 +2,7 @@
 
 The server is built in process and driven through the SDK's in-memory `Client`, exactly as an
 MCP client would use it. Each test gets its own uniquely named pipeline with one data_loader
-block, created (and removed afterwards) through Mage's API directly by `MageAdmin`: that is
+block, created (and removed afterwards) through Mage's API directly by `MageApi`: that is
 test setup and the test's view of what really reached Mage, never the code under test.
 
 Nothing here matches Mage's error messages, which are unreliable (mage-real.md, quirk 3).
@@ -10,27 +10,26 @@ Nothing here matches Mage's error messages, which are unreliable (mage-real.md, 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import httpx
 import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextContent
 from pydantic import SecretStr
 
-from mage_mcp.local.mage import MAGE_API_KEY
 from mage_mcp.server.app import MageMCPServer, build_server
 from mage_mcp.server.config import ConfirmFallback, Settings
+from tests.support.mage_api import TERMINAL_RUN_STATUSES, MageApi, login_token
 
 if TYPE_CHECKING:
     from tests.integration.conftest import RealMage
@@ -39,7 +38,6 @@ pytestmark = pytest.mark.anyio
 
 OWNED_TRIGGER = "mage-mcp"
 RUN_TIMEOUT_S = 60.0
-TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
 # The block sees run variables as kwargs; GREETING is an environment variable of the Mage process.
 LOADER_CODE = """\
@@ -59,93 +57,11 @@ def load_greeting(*args, **kwargs):
 """
 
 
-# -- raw access to Mage (test setup and checks) ------------------------------------------------
-
-
-class MageApiFailure(AssertionError):
-    """A setup or check request to Mage failed."""
-
-
-class MageAdmin:
-    """Mage's own API with the owner's session, for setting up and inspecting what reached Mage."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    @staticmethod
-    def login(url: str, email: str, password: str) -> str:
-        """The raw access token (inside the JWT Mage returns) to send as `Authorization: Bearer`."""
-        response = httpx.post(
-            f"{url}/api/sessions",
-            headers={"X-API-KEY": MAGE_API_KEY},
-            json={"session": {"email": email, "password": password}},
-            timeout=30,
-        )
-        body = response.json()
-        if "session" not in body:
-            raise MageApiFailure(f"login failed: {body.get('error')}")
-        payload = body["session"]["token"].split(".")[1]
-        return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["token"])
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = await self.http.request(method, f"/api{path}", **kwargs)
-        body: dict[str, Any] = response.json()
-        if response.status_code != 200 or "error" in body:
-            error = body.get("error") or {}
-            detail = error.get("exception") or error.get("type") or error.get("code")
-            raise MageApiFailure(f"{method} {path} -> HTTP {response.status_code}: {str(detail)[:300]}")
-        return body
-
-    async def create_pipeline(self, name: str) -> str:
-        body = await self.call("POST", "/pipelines", json={"pipeline": {"name": name, "type": "python"}})
-        return str(body["pipeline"]["uuid"])
-
-    async def add_loader_block(self, pipeline_uuid: str, name: str, code: str) -> str:
-        body = await self.call(
-            "POST",
-            f"/pipelines/{pipeline_uuid}/blocks",
-            json={"block": {"name": name, "type": "data_loader", "language": "python", "content": code}},
-        )
-        return str(body["block"]["uuid"])
-
-    async def block_code(self, pipeline_uuid: str, block_uuid: str) -> str:
-        body = await self.call("GET", f"/pipelines/{pipeline_uuid}/blocks/{block_uuid}")
-        return str(body["block"]["content"])
-
-    async def schedules(self, pipeline_uuid: str) -> list[dict[str, Any]]:
-        body = await self.call("GET", f"/pipelines/{pipeline_uuid}/pipeline_schedules", params={"_limit": 100})
-        return list(body["pipeline_schedules"])
-
-    async def runs(self, pipeline_uuid: str) -> list[dict[str, Any]]:
-        body = await self.call(
-            "GET",
-            "/pipeline_runs",
-            params={"pipeline_uuid": pipeline_uuid, "disable_retries_grouping": "true", "_limit": 100},
-        )
-        return list(body["pipeline_runs"])
-
-    async def run(self, run_id: int) -> dict[str, Any]:
-        return dict((await self.call("GET", f"/pipeline_runs/{run_id}"))["pipeline_run"])
-
-    async def block_output_rows(self, block_run_id: int) -> list[list[Any]]:
-        body = await self.call("GET", f"/block_runs/{block_run_id}/outputs")
-        return list(body["outputs"][0]["sample_data"]["rows"])
-
-    async def remove_pipeline(self, pipeline_uuid: str) -> None:
-        """Stop its unfinished runs, then delete its triggers and the pipeline (Mage keeps both otherwise)."""
-        for run in await self.runs(pipeline_uuid):
-            if run["status"] not in TERMINAL_RUN_STATUSES:
-                await self.call("PUT", f"/pipeline_runs/{run['id']}", json={"pipeline_run": {"status": "cancelled"}})
-        for schedule in await self.schedules(pipeline_uuid):
-            await self.call("DELETE", f"/pipeline_schedules/{schedule['id']}")
-        await self.call("DELETE", f"/pipelines/{pipeline_uuid}")
-
-
 @dataclass(frozen=True)
 class MagePipeline:
     uuid: str
     block_uuid: str
-    admin: MageAdmin
+    admin: MageApi
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -162,18 +78,17 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 @pytest.fixture(scope="module")
 def admin_token(real_mage: RealMage) -> str:
     """One owner login for the module (a login costs about 1 s of bcrypt in Mage)."""
-    return MageAdmin.login(real_mage.url, real_mage.email, real_mage.password)
+    return login_token(real_mage.url, real_mage.email, real_mage.password)
 
 
 @pytest.fixture
-async def admin(real_mage: RealMage, admin_token: str) -> AsyncIterator[MageAdmin]:
-    headers = {"X-API-KEY": real_mage.api_key, "Authorization": f"Bearer {admin_token}"}
-    async with httpx.AsyncClient(base_url=real_mage.url, headers=headers, timeout=30) as http:
-        yield MageAdmin(http)
+async def admin(real_mage: RealMage, admin_token: str) -> AsyncIterator[MageApi]:
+    async with aclosing(MageApi(real_mage.url, token=admin_token)) as api:
+        yield api
 
 
 @pytest.fixture
-async def pipeline(admin: MageAdmin) -> AsyncIterator[MagePipeline]:
+async def pipeline(admin: MageApi) -> AsyncIterator[MagePipeline]:
     """A new pipeline with one data_loader block, unique names (block files are project-wide)."""
     tag = secrets.token_hex(4)
     uuid = await admin.create_pipeline(f"mcp_it_{tag}")
@@ -310,7 +225,7 @@ async def test_trigger_runs_the_pipeline_with_its_variables(make_server: ServerF
     assert mage_run["pipeline_uuid"] == pipeline.uuid
     block_run_ids = [b["id"] for b in mage_run["block_runs"]]
     assert len(block_run_ids) == 1
-    rows = await pipeline.admin.block_output_rows(block_run_ids[0])
+    rows = (await pipeline.admin.block_output(block_run_ids[0]))["rows"]
     assert greeting in json.dumps(rows), rows
 
 
@@ -375,7 +290,7 @@ async def test_refused_confirmation_sends_nothing(
     assert await admin.schedules(pipeline.uuid) == schedules_before == []
 
 
-async def test_unknown_pipeline_and_run_are_errors_naming_them(make_server: ServerFactory, admin: MageAdmin) -> None:
+async def test_unknown_pipeline_and_run_are_errors_naming_them(make_server: ServerFactory, admin: MageApi) -> None:
     missing = f"does_not_exist_{secrets.token_hex(4)}"
     prompts = accept()
     async with Client(make_server(), elicitation_callback=prompts) as client:

@@ -6,7 +6,6 @@ The contract tests drive `LocalCloud(...).app` in process (httpx over ASGI) with
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import pytest
 from mage_mcp.local.cloud import state as state_file
 from mage_mcp.local.cloud.api import LocalCloud
 from mage_mcp.local.cloud.state import CloudState, ClusterRecord
+from tests.support.cloud_api import CloudApi
 
 TOKEN_TTL_S = 3600.0
 
@@ -115,16 +115,20 @@ class RecordingProcesses:
         return [(c.op, c.cluster_id, c.env) for c in self.calls]
 
 
-@dataclass
-class Harness:
-    """A `LocalCloud` in process, its state directory, fake processes and clock, and an HTTP client."""
+class Harness(CloudApi):
+    """A `LocalCloud` in process, its state directory, fake processes and clock; its Cloud API over `client`."""
 
-    cloud: LocalCloud
-    state_dir: Path
-    processes: RecordingProcesses
-    clock: FakeClock
-    client: httpx.AsyncClient
-    tokens: list[str] = field(default_factory=list)  # every session token handed out
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        state_dir: Path,
+        processes: RecordingProcesses,
+        clock: FakeClock,
+        client: httpx.AsyncClient,
+    ) -> None:
+        state = cloud.state
+        super().__init__(client, "/api/v1", api_key=state.api_key, email=state.email, password=state.password)
+        self.cloud, self.state_dir, self.processes, self.clock, self.client = cloud, state_dir, processes, clock, client
 
     @property
     def state(self) -> CloudState:
@@ -133,41 +137,6 @@ class Harness:
     @property
     def state_path(self) -> Path:
         return self.state_dir / state_file.STATE_FILE
-
-    def key_header(self) -> dict[str, str]:
-        return {"X-API-KEY": self.state.api_key}
-
-    def auth(self, token: str) -> dict[str, str]:
-        return {**self.key_header(), "Cookie": f"oauth_token={token}"}
-
-    async def login(self) -> str:
-        response = await self.client.post(
-            "/api/v1/sessions",
-            headers=self.key_header(),
-            json={"session": {"email": self.state.email, "password": self.state.password}},
-        )
-        assert response.status_code == 200, response.text
-        token = response.json()["session"]["token"]
-        assert isinstance(token, str)
-        assert token
-        self.tokens.append(token)
-        return token
-
-    async def get(
-        self, cluster_id: str = "local-1", *, team_id: str = "local", token: str | None = None
-    ) -> httpx.Response:
-        token = token or await self.login()
-        return await self.client.get(f"/api/v1/teams/{team_id}/clusters/{cluster_id}", headers=self.auth(token))
-
-    async def put(
-        self, body: Any, cluster_id: str = "local-1", *, team_id: str = "local", token: str | None = None
-    ) -> httpx.Response:
-        """PUT `body`: bytes are sent as they are, anything else as JSON."""
-        token = token or await self.login()
-        url = f"/api/v1/teams/{team_id}/clusters/{cluster_id}"
-        headers = {**self.auth(token), "Content-Type": "application/json"}
-        content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return await self.client.put(url, headers=headers, content=content)
 
     async def set_cluster(self, cluster_id: str, status: str, env: dict[str, str], **extra: Any) -> dict[str, Any]:
         """Bring a cluster to `status` with `env` (and extra config fields) through the API; forget the calls."""

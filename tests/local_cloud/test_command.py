@@ -7,17 +7,15 @@ files; the ready signal is `STATE_DIR/cloud.env` appearing. The real-Mage scenar
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import socket
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
@@ -26,34 +24,16 @@ import pytest
 from mage_mcp.local import mage
 from mage_mcp.local.cloud import state as state_file
 from mage_mcp.local.cloud.state import CloudState
+from tests.support.cloud_api import CLOUD_ENV_NAMES, CloudApi, read_env_file, secrets_of
+from tests.support.mage_api import ApiFailure, MageApi
+from tests.support.ports import free_port
+from tests.support.processes import assert_no_secrets, processes_under, spawn_local_cloud, stop, wait_until_ready
 
 pytestmark = [pytest.mark.mage, pytest.mark.anyio]
 
-ENV_NAMES = {
-    "MAGE_CLOUD_URL",
-    "MAGE_CLOUD_API_KEY",
-    "MAGE_CLOUD_EMAIL",
-    "MAGE_CLOUD_PASSWORD",
-    "MAGE_TEAM_ID",
-    "MAGE_CLUSTER_ID",
-    "MAGE_CLUSTER_URL",
-    "MAGE_EMAIL",
-    "MAGE_PASSWORD",
-}
 READY_TIMEOUT_S = 30  # cloud.env after the process starts (no cluster to wait for)
 EXIT_TIMEOUT_S = 20  # after SIGTERM, stopping the clusters it runs
 MAGE_UP_TIMEOUT_S = 120  # Mage with auth usually answers after about 9 s
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def read_env(path: Path) -> dict[str, str]:
-    pairs = [line.split("=", 1) for line in path.read_text().splitlines() if line.strip()]
-    return {name: value for name, value in pairs}
 
 
 def mode(path: Path) -> int:
@@ -72,28 +52,6 @@ def listening_addresses(port: int) -> list[str]:
     return found
 
 
-def processes_under(directory: Path) -> list[str]:
-    """Live processes whose cwd, command line or MAGE_DATA_DIR lies under `directory`."""
-    prefix = str(directory)
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-            if raw[raw.rfind(")") + 2] in "ZXx":
-                continue
-            cwd = os.readlink(entry / "cwd")
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            environ = (entry / "environ").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        data_dirs = [e for e in environ if e.startswith(f"MAGE_DATA_DIR={prefix}/") or e == f"MAGE_DATA_DIR={prefix}"]
-        if cwd == prefix or cwd.startswith(prefix + "/") or prefix in cmdline or data_dirs:
-            found.append(f"{entry.name} (cwd {cwd}): {cmdline.strip()}")
-    return found
-
-
 def process_env(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
     return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
@@ -108,19 +66,12 @@ class Runner:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.state_dirs: set[Path] = set()
         self.tokens: list[str] = []
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAGE_") or k.startswith("MAGE_MCP_")}
 
     def spawn(self, state_dir: Path, *args: str) -> subprocess.Popen[bytes]:
         n = len(self.procs)
         self.state_dirs.add(state_dir)
         with (self.logs / f"{n}.stdout").open("wb") as out, (self.logs / f"{n}.stderr").open("wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mage_mcp", "local-cloud", "--state-dir", str(state_dir), *args],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=self.env,
-            )
+            proc = spawn_local_cloud(state_dir, *args, stdout=out, stderr=err)
         self.procs.append(proc)
         return proc
 
@@ -136,29 +87,17 @@ class Runner:
         env_file = state_dir / "cloud.env"
         assert not env_file.exists()
         proc = self.spawn(state_dir, *args)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not env_file.exists():
-            if proc.poll() is not None:
-                pytest.fail(f"local cloud exited ({proc.returncode}) before it was ready:\n{self.stderr(proc)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {env_file} after {READY_TIMEOUT_S} s:\n{self.stderr(proc)}")
-            await anyio.sleep(0.02)
-        env = read_env(env_file)
-        async with httpx.AsyncClient(timeout=5) as client:  # no retry: it must listen already
-            await self.login(client, env)
+        wait_until_ready(proc, env_file, READY_TIMEOUT_S, lambda: self.stderr(proc))
+        env = read_env_file(env_file)
+        async with aclosing(self.cloud(env, timeout=5)) as cloud:  # no retry: it must listen already
+            await cloud.login()
         return proc, env
 
-    async def login(self, client: httpx.AsyncClient, env: dict[str, str]) -> dict[str, str]:
-        """Log in to the local cloud; the headers for its cluster calls."""
-        response = await client.post(
-            f"{env['MAGE_CLOUD_URL']}/sessions",
-            headers={"X-API-KEY": env["MAGE_CLOUD_API_KEY"]},
-            json={"session": {"email": env["MAGE_CLOUD_EMAIL"], "password": env["MAGE_CLOUD_PASSWORD"]}},
-        )
-        assert response.status_code == 200, response.text
-        token = response.json()["session"]["token"]
-        self.tokens.append(token)
-        return {"X-API-KEY": env["MAGE_CLOUD_API_KEY"], "Cookie": f"oauth_token={token}"}
+    def cloud(self, env: dict[str, str], *, timeout: float) -> CloudApi:
+        """The Cloud API of `env`; each session token it gets is one `assert_no_secrets` looks for."""
+        cloud = CloudApi.from_env(env, timeout=timeout)
+        cloud.tokens = self.tokens
+        return cloud
 
     async def terminate(self, proc: subprocess.Popen[bytes]) -> float:
         """SIGTERM; the seconds it took to exit (fails after EXIT_TIMEOUT_S)."""
@@ -173,20 +112,11 @@ class Runner:
         return time.monotonic() - started
 
     def assert_no_secrets(self, *values: str) -> None:
-        output = self.output()
-        for value in [*values, *self.tokens]:
-            assert value
-            assert value not in output
+        assert_no_secrets(self.output(), [*values, *self.tokens], "the local clouds' output")
 
     def cleanup(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(EXIT_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc, EXIT_TIMEOUT_S)
         for state_dir in self.state_dirs:
             for cluster_dir in (state_dir / "clusters").glob("*"):
                 mage.stop(cluster_dir)
@@ -201,14 +131,6 @@ def runner(tmp_path: Path) -> Iterator[Runner]:
         runner.cleanup()
 
 
-def secrets_of(env: dict[str, str]) -> list[str]:
-    return [env["MAGE_CLOUD_API_KEY"], env["MAGE_CLOUD_PASSWORD"], env["MAGE_PASSWORD"]]
-
-
-def cluster_url(env: dict[str, str], cluster_id: str) -> str:
-    return f"{env['MAGE_CLOUD_URL']}/teams/{env['MAGE_TEAM_ID']}/clusters/{cluster_id}"
-
-
 # -- the process, its files and its restarts ----------------------------------------------------
 
 
@@ -218,7 +140,7 @@ async def test_ready_signal_files_and_loopback(runner: Runner, tmp_path: Path) -
     proc, env = await runner.start(state_dir, "--port", str(port))
 
     env_file = state_dir / "cloud.env"
-    assert set(env) == ENV_NAMES
+    assert set(env) == set(CLOUD_ENV_NAMES)
     assert all(env.values())
     assert mode(env_file) == 0o600
     assert mode(state_dir / state_file.STATE_FILE) == 0o600
@@ -232,12 +154,11 @@ async def test_ready_signal_files_and_loopback(runner: Runner, tmp_path: Path) -
     assert stored.clusters["local-1"].port != port
     assert listening_addresses(port) == ["0100007F"]  # 127.0.0.1 only
 
-    async with httpx.AsyncClient(timeout=10) as client:
-        headers = await runner.login(client, env)
-        response = await client.get(cluster_url(env, "local-1"), headers=headers)
+    async with aclosing(runner.cloud(env, timeout=10)) as cloud:
+        response = await cloud.get("local-1")
         assert response.status_code == 200
         assert response.json()["cluster"]["status"] == "Stopped"
-        refused = await client.get(cluster_url(env, "local-1"), headers={"X-API-KEY": env["MAGE_CLOUD_API_KEY"]})
+        refused = await cloud.http.get(cloud.cluster_url("local-1"), headers={"X-API-KEY": env["MAGE_CLOUD_API_KEY"]})
         assert refused.status_code == 401
 
     assert await runner.terminate(proc) < EXIT_TIMEOUT_S
@@ -312,10 +233,10 @@ async def test_restarts_keep_values_ports_and_clusters(runner: Runner, tmp_path:
     assert len(set(cluster_ports)) == 3
     assert port not in cluster_ports
     assert mode(state_dir / state_file.STATE_FILE) == 0o600
-    async with httpx.AsyncClient(timeout=10) as client:
-        headers = await runner.login(client, third)
+    async with aclosing(runner.cloud(third, timeout=10)) as cloud:
+        token = await cloud.login()
         for cluster_id in ("local-2", "local-3"):
-            response = await client.get(cluster_url(third, cluster_id), headers=headers)
+            response = await cloud.get(cluster_id, token=token)
             assert response.status_code == 200, response.text
             assert response.json()["cluster"]["status"] == "Stopped"
     await runner.terminate(proc)
@@ -327,9 +248,8 @@ async def test_restarts_keep_values_ports_and_clusters(runner: Runner, tmp_path:
     again_stored = state_file.load(state_dir)
     assert again_stored is not None
     assert {c.id: c.port for c in again_stored.clusters.values()} == {c.id: c.port for c in stored.clusters.values()}
-    async with httpx.AsyncClient(timeout=10) as client:
-        headers = await runner.login(client, fourth)
-        assert (await client.get(cluster_url(fourth, "local-3"), headers=headers)).status_code == 200
+    async with aclosing(runner.cloud(fourth, timeout=10)) as cloud:
+        assert (await cloud.get("local-3")).status_code == 200
     await runner.terminate(proc)
     runner.assert_no_secrets(*secrets_of(first))
 
@@ -337,34 +257,23 @@ async def test_restarts_keep_values_ports_and_clusters(runner: Runner, tmp_path:
 # -- one real Mage cluster ----------------------------------------------------------------------
 
 
-async def wait_mage_up(client: httpx.AsyncClient, url: str) -> float:
+async def wait_mage_up(mage_api: MageApi) -> float:
     """Poll Mage's /api/status until it reports auth on; the seconds it took."""
     started = time.monotonic()
-    while True:
-        try:
-            body: Any = (await client.get(f"{url}/api/status", timeout=3)).json()
-            if body["statuses"][0]["require_user_authentication"] is True:
-                return time.monotonic() - started
-        except (httpx.HTTPError, ValueError, LookupError, TypeError):
-            pass
-        assert time.monotonic() - started < MAGE_UP_TIMEOUT_S, f"{url} not up after {MAGE_UP_TIMEOUT_S} s"
+    while ((await mage_api.status(seconds=3)) or {}).get("require_user_authentication") is not True:
+        assert time.monotonic() - started < MAGE_UP_TIMEOUT_S, f"{mage_api.url} not up after {MAGE_UP_TIMEOUT_S} s"
         await anyio.sleep(0.25)
+    return time.monotonic() - started
 
 
-async def mage_login(client: httpx.AsyncClient, env: dict[str, str]) -> str:
+async def mage_login(mage_api: MageApi, env: dict[str, str]) -> str:
     """Log in to the cluster's Mage as its owner (retried briefly: the owner is created as Mage starts)."""
     started = time.monotonic()
     while True:
-        response = await client.post(
-            f"{env['MAGE_CLUSTER_URL']}/api/sessions",
-            headers={"X-API-KEY": mage.MAGE_API_KEY},
-            json={"session": {"email": env["MAGE_EMAIL"], "password": env["MAGE_PASSWORD"]}},
-        )
-        body = response.json()
-        token = (body.get("session") or {}).get("token")
-        if token:
-            return str(token)
-        assert time.monotonic() - started < 20, f"Mage login failed: {body}"
+        try:
+            return await mage_api.login(env["MAGE_EMAIL"], env["MAGE_PASSWORD"])
+        except ApiFailure as failure:
+            assert time.monotonic() - started < 20, f"Mage login failed: {failure}"
         await anyio.sleep(0.5)
 
 
@@ -379,26 +288,24 @@ async def test_a_real_cluster_runs_stops_and_comes_back_after_a_restart(runner: 
     proc, env = await runner.start(state_dir, "--port", str(free_port()))
     timings: dict[str, float] = {}
 
-    async with httpx.AsyncClient(timeout=30) as client:
-        headers = await runner.login(client, env)
-        cluster = (await client.get(cluster_url(env, "local-1"), headers=headers)).json()["cluster"]
+    async with aclosing(runner.cloud(env, timeout=30)) as cloud, aclosing(MageApi(env["MAGE_CLUSTER_URL"])) as mage_api:
+        token = await cloud.login()
+        cluster = await cloud.cluster("local-1", token=token)
         config = {
             **cluster["config"],
             "replicaCount": 1,
             "extraEnvs": [*cluster["config"]["extraEnvs"], {"name": "LOCAL_CLOUD_TEST_MARK", "value": mark}],
         }
         started = time.monotonic()
-        response = await client.put(
-            cluster_url(env, "local-1"), headers=headers, json={"cluster": {"config": config, "status": "Active"}}
-        )
+        response = await cloud.put({"cluster": {"config": config, "status": "Active"}}, "local-1", token=token)
         timings["put_active"] = time.monotonic() - started
         assert response.status_code == 200, response.text
         assert response.json()["cluster"]["status"] == "Active"
         assert timings["put_active"] < 5  # spawned, not ready
         assert process_env(leader_pid(cluster_dir)).get("LOCAL_CLOUD_TEST_MARK") == mark
 
-        timings["mage_up"] = await wait_mage_up(client, env["MAGE_CLUSTER_URL"])
-        runner.tokens.append(await mage_login(client, env))
+        timings["mage_up"] = await wait_mage_up(mage_api)
+        runner.tokens.append(await mage_login(mage_api, env))
 
     timings["exit"] = await runner.terminate(proc)
     assert processes_under(cluster_dir) == []
@@ -412,20 +319,18 @@ async def test_a_real_cluster_runs_stops_and_comes_back_after_a_restart(runner: 
     assert again == env
     assert processes_under(cluster_dir) != []
     assert process_env(leader_pid(cluster_dir)).get("LOCAL_CLOUD_TEST_MARK") == mark
-    async with httpx.AsyncClient(timeout=30) as client:
-        timings["mage_up_again"] = await wait_mage_up(client, env["MAGE_CLUSTER_URL"])
-        headers = await runner.login(client, env)
+    async with aclosing(runner.cloud(env, timeout=30)) as cloud, aclosing(MageApi(env["MAGE_CLUSTER_URL"])) as mage_api:
+        timings["mage_up_again"] = await wait_mage_up(mage_api)
+        token = await cloud.login()
         config = {**config, "replicaCount": 0}
         started = time.monotonic()
-        response = await client.put(
-            cluster_url(env, "local-1"), headers=headers, json={"cluster": {"config": config, "status": "Stopped"}}
-        )
+        response = await cloud.put({"cluster": {"config": config, "status": "Stopped"}}, "local-1", token=token)
         timings["put_stopped"] = time.monotonic() - started
         assert response.status_code == 200, response.text
         assert response.json()["cluster"]["status"] == "Stopped"
         assert processes_under(cluster_dir) == []  # the PUT returns once every process is gone
         with pytest.raises(httpx.TransportError):
-            await client.get(f"{env['MAGE_CLUSTER_URL']}/api/status", timeout=3)
+            await mage_api.http.get("/status", timeout=3)
 
     timings["exit_again"] = await runner.terminate(proc)
     assert processes_under(cluster_dir) == []

@@ -21,7 +21,10 @@ import anyio
 import pytest
 from mcp.types import CallToolResult, TextContent
 
-from .conftest import Mission, mage_processes
+from tests.support.mage_api import TERMINAL_RUN_STATUSES
+from tests.support.processes import processes_under
+
+from .conftest import Mission
 
 pytestmark = [pytest.mark.anyio, pytest.mark.mage]
 
@@ -29,7 +32,6 @@ ANSWER_TIMEOUT_S = 90.0  # a cluster's Mage answers ~10 s after a start or resta
 RUN_TIMEOUT_S = 60.0  # a one-block run takes ~2-3 s with Mage's 1 s scheduler interval
 CALL_TIMEOUT_S = 90.0  # one tool call (a start or restart through the local cloud takes a few seconds)
 POLL_S = 0.5
-TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
 SANITIZED = "Error executing tool list_pipelines"  # all the SDK shows of an unexpected exception
 
 # GREETING is an environment variable of the Mage process; `who` is a run variable (a block kwarg).
@@ -144,7 +146,8 @@ async def run_and_read_output(mission: Mission, pipeline: str, block: str, who: 
     assert run["block_runs"] == [{"block_uuid": block, "status": "completed"}], run
     mage_run = await mission.mage.run(started["run_id"])
     (block_run,) = mage_run["block_runs"]
-    return await mission.mage.block_output(int(block_run["id"]))
+    output = await mission.mage.block_output(int(block_run["id"]))
+    return dict(zip(output["columns"], output["rows"][0], strict=True))
 
 
 async def new_pipeline(mission: Mission) -> tuple[str, str]:
@@ -181,12 +184,12 @@ async def test_mission_confirmed_at_every_step(mission: Mission) -> None:
     listed, errors = await wait_until_mage_answers(mission)
     assert errors, "list_pipelines answered at once, though the cluster's Mage was only just started"
     first_pid = await server_pid(mission)
-    assert mage_processes(mission.local.state_dir, besides=mission.local.proc.pid), (
+    assert processes_under(mission.local.state_dir, besides=mission.local.proc.pid), (
         "no Mage process found for the running cluster: the checks that none remain would prove nothing"
     )
 
     # A pipeline of our own, made through Mage's API, shows up in list_pipelines.
-    await mission.mage.login()
+    await mission.mage.login(env["MAGE_EMAIL"], env["MAGE_PASSWORD"])
     pipeline, block = await new_pipeline(mission)
     listed = ok(await call(mission, "list_pipelines", {"limit": 100}), "list_pipelines")
     assert pipeline in [p["uuid"] for p in listed["pipelines"]], listed
@@ -241,14 +244,14 @@ async def test_declined_changes_change_nothing(mission: Mission) -> None:
     # A declined start: the Cloud API still says Stopped, no Mage process runs, nothing answers.
     await declined(mission, "start_cluster", {}, mentions=cluster_id)
     assert await mission.cloud.cluster() == cluster
-    running = mage_processes(mission.local.state_dir, besides=mission.local.proc.pid)
+    running = processes_under(mission.local.state_dir, besides=mission.local.proc.pid)
     assert not running, "a declined start_cluster started Mage:\n" + "\n".join(running)
     assert await mission.mage.status() is None, f"{env['MAGE_CLUSTER_URL']} answers after a declined start"
 
     # Start it for real, and give it a pipeline of our own.
     await confirmed(mission, "start_cluster", {}, mentions=cluster_id)
     await wait_until_mage_answers(mission)
-    await mission.mage.login()
+    await mission.mage.login(env["MAGE_EMAIL"], env["MAGE_PASSWORD"])
     pipeline, _ = await new_pipeline(mission)
 
     # A declined run: no run and no trigger reach Mage.
@@ -279,5 +282,5 @@ async def test_declined_changes_change_nothing(mission: Mission) -> None:
     await confirmed(mission, "stop_cluster", {}, mentions=cluster_id)
     assert power(await mission.cloud.cluster()) == ("Stopped", 0)
     assert await mission.mage.status() is None, "the stopped cluster's Mage still answers"
-    running = mage_processes(mission.local.state_dir, besides=mission.local.proc.pid)
+    running = processes_under(mission.local.state_dir, besides=mission.local.proc.pid)
     assert not running, "Mage processes remain after stop_cluster:\n" + "\n".join(running)

@@ -1,0 +1,1 @@
+"""Helpers that several test folders share: ports, processes, and raw clients of Mage and of a Cloud API."""
