@@ -146,8 +146,8 @@ class ClusterClient(HttpClient):
     async def create_run(self, trigger_id: int, variables: Mapping[str, Any]) -> PipelineRun:
         """Start a run through a trigger with the session's credentials.
 
-        This authenticated route never needs the trigger's token, so no credential of the
-        trigger ever passes through this process. Mage only runs runs of active triggers.
+        This authenticated route never needs the trigger's token (a credential), which is
+        therefore never used or kept. Mage only runs the runs of active triggers.
         """
         body = await self.request(
             "POST",
@@ -173,12 +173,13 @@ class ClusterClient(HttpClient):
         `what` names the object the path addresses, for a readable not-found error.
         """
         await self._ensure_login()
+        rejected = self._bearer
         try:
             return await self._send(method, path, params=params, json=json, what=what)
         except MageAuthError as exc:
             if exc.type not in _TOKEN_REJECTED or self._credentials is None:
                 raise
-        await self._login()
+        await self._login(replacing=rejected)
         return await self._send(method, path, params=params, json=json, what=what)
 
     async def _send(
@@ -203,9 +204,10 @@ class ClusterClient(HttpClient):
             if self._auth_required and self._bearer is None:
                 await self._login_locked()
 
-    async def _login(self) -> None:
+    async def _login(self, *, replacing: str | None) -> None:
         async with self._login_lock:
-            await self._login_locked()
+            if self._bearer is None or self._bearer == replacing:  # else a concurrent call already did it
+                await self._login_locked()
 
     async def _login_locked(self) -> None:
         if self._credentials is None:

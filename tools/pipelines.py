@@ -18,7 +18,6 @@ from .base import READ_ONLY, ToolSpec, mutating, runtime
 OWNED_TRIGGER_NAME = "mage-mcp"
 """The API trigger this server creates once per pipeline and reuses for every run it starts."""
 
-PipelineUuid = str
 RunVariables = Annotated[dict[str, Any] | None, Field(description="Block kwargs")]
 TriggerId = int | None  # default: the API trigger this server owns for the pipeline
 ConfirmationToken = str | None  # explained once, in the server instructions
@@ -60,7 +59,7 @@ async def list_pipelines(
 
 
 async def plan_run(
-    ctx: Context[Runtime, Any], pipeline_uuid: PipelineUuid, variables: RunVariables, trigger_id: TriggerId
+    ctx: Context[Runtime, Any], pipeline_uuid: str, variables: RunVariables, trigger_id: TriggerId
 ) -> Plan:
     cluster = runtime(ctx).cluster
     pipeline = await cluster.get_pipeline(pipeline_uuid)
@@ -82,7 +81,7 @@ async def trigger_pipeline(
     ctx: Context[Runtime, Any],
     plan: Annotated[Plan, Resolve(plan_run)],
     consent: Annotated[Consent, asks_person(plan_run)],
-    pipeline_uuid: PipelineUuid,
+    pipeline_uuid: str,
     variables: RunVariables = None,
     trigger_id: TriggerId = None,
     confirmation_token: ConfirmationToken = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -69,8 +70,6 @@ async def test_three_runs_share_one_trigger_and_never_show_its_token(
 
 
 async def test_concurrent_first_runs_still_create_one_trigger(make_server: ServerFactory, mage: FakeMage) -> None:
-    import anyio
-
     async with Client(make_server(mage_mcp_confirm_fallback="allow")) as c, anyio.create_task_group() as tg:
         for _ in range(3):
             tg.start_soon(c.call_tool, "trigger_pipeline", {"pipeline_uuid": "example_pipeline"})
@@ -190,3 +189,12 @@ async def test_unreachable_cluster_points_to_start_cluster(make_server: ServerFa
     assert result.is_error
     text = result.content[0].text  # type: ignore[union-attr]
     assert "not reachable" in text and "start_cluster" in text
+
+
+async def test_concurrent_calls_with_an_expired_session_log_in_again_once(client: Client, mage: FakeMage) -> None:
+    await client.call_tool("list_pipelines", {})
+    mage.expire_tokens()
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(client.call_tool, "list_pipelines", {})
+    assert mage.logins == 2
