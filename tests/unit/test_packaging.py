@@ -49,6 +49,6 @@ def test_a_regular_install_holds_only_mage_mcp(tmp_path: Path) -> None:
     top_level = {p.name for p in target.iterdir() if not p.name.endswith((".dist-info", ".egg-info"))}
     assert top_level - {"bin"} == {"mage_mcp"}
     package = target / "mage_mcp"
-    for module in ("__main__.py", "server/app.py", "tools/clusters.py", "clients/cluster.py", "local/mage.py",
+    for module in ("__main__.py", "server/app.py", "tools/clusters.py", "clients/cluster/__init__.py", "local/mage.py",
                    "local/mage-constraints-0.9.80.txt", "py.typed"):
         assert (package / module).is_file(), module

@@ -1,4 +1,4 @@
-"""Async client for the API every running Mage serves under `/api` (Mage OSS and Mage Pro).
+"""The session every resource API of a Mage cluster shares: login, authenticated requests, errors.
 
 What it hides, so callers don't have to know:
 - Mage answers most errors with HTTP 200 and an `error` body, in three shapes; every
@@ -22,22 +22,22 @@ from urllib.parse import quote
 import anyio
 import httpx
 
-from ._http import HttpClient
-from .defaults import MAGE_PUBLIC_API_KEY
-from .errors import (
+from .._http import HttpClient
+from ..defaults import MAGE_PUBLIC_API_KEY
+from ..errors import (
     MageApiError,
     MageAuthError,
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
 )
-from .models import Credentials, Page, Pipeline, PipelineRun, Trigger
+from ..models import Credentials
 
 _TOKEN_REJECTED = frozenset({"invalid_oauth_token", "expired_oauth_token"})
 _DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
-class ClusterClient(HttpClient):
+class ClusterSession(HttpClient):
     """One Mage cluster's `/api`, over a single keep-alive `httpx.AsyncClient`."""
 
     def __init__(
@@ -54,110 +54,12 @@ class ClusterClient(HttpClient):
         self._auth_required: bool | None = None
         self._bearer: str | None = None
         self._login_lock = anyio.Lock()
-        self._trigger_locks: dict[str, anyio.Lock] = {}
-
-    # -- reads ---------------------------------------------------------------------------
+        self._key_locks: dict[str, anyio.Lock] = {}
 
     async def requires_authentication(self) -> bool:
         body = await self._send("GET", "/statuses", authenticate=False)
         statuses = body.get("statuses") or [{}]
         return bool(statuses[0].get("require_user_authentication", False))
-
-    async def list_pipelines(self, *, search: str | None = None, limit: int, offset: int = 0) -> Page[Pipeline]:
-        params: dict[str, Any] = {"_limit": limit, "_offset": offset}
-        if search:
-            params["search"] = search
-        body = await self.request("GET", "/pipelines", params=params)
-        meta = body.get("metadata") or {}
-        return Page[Pipeline](
-            items=[Pipeline.model_validate(p) for p in body.get("pipelines", [])],
-            total=meta.get("count"),
-            has_more=bool(meta.get("next")),
-        )
-
-    async def get_pipeline(self, uuid: str) -> Pipeline:
-        body = await self.request(
-            "GET",
-            f"/pipelines/{_segment(uuid)}",
-            params={"includes_content": "false", "includes_outputs": "false"},
-            what=f"pipeline {uuid!r}",
-        )
-        return Pipeline.model_validate(body["pipeline"])
-
-    async def get_trigger(self, trigger_id: int) -> Trigger:
-        body = await self.request("GET", f"/pipeline_schedules/{trigger_id}", what=f"trigger {trigger_id}")
-        return Trigger.model_validate(body["pipeline_schedule"])
-
-    async def find_trigger(self, pipeline_uuid: str, name: str, schedule_type: str) -> Trigger | None:
-        """The pipeline's trigger with this name and type, paging through all of its triggers."""
-        offset, page_size = 0, 100
-        while True:
-            body = await self.request(
-                "GET",
-                f"/pipelines/{_segment(pipeline_uuid)}/pipeline_schedules",
-                params={"_limit": page_size, "_offset": offset},
-                what=f"pipeline {pipeline_uuid!r}",
-            )
-            for item in body.get("pipeline_schedules", []):
-                trigger = Trigger.model_validate(item)
-                if trigger.name == name and trigger.schedule_type == schedule_type:
-                    return trigger
-            if not (body.get("metadata") or {}).get("next"):
-                return None
-            offset += page_size
-
-    async def get_run(self, run_id: int) -> PipelineRun:
-        body = await self.request("GET", f"/pipeline_runs/{run_id}", what=f"pipeline run {run_id}")
-        return PipelineRun.model_validate(body["pipeline_run"])
-
-    # -- writes --------------------------------------------------------------------------
-
-    async def create_trigger(self, pipeline_uuid: str, *, name: str, schedule_type: str, status: str) -> Trigger:
-        body = await self.request(
-            "POST",
-            f"/pipelines/{_segment(pipeline_uuid)}/pipeline_schedules",
-            json={"pipeline_schedule": {"name": name, "schedule_type": schedule_type, "status": status}},
-            what=f"pipeline {pipeline_uuid!r}",
-        )
-        return Trigger.model_validate(body["pipeline_schedule"])
-
-    async def set_trigger_status(self, trigger_id: int, status: str) -> Trigger:
-        body = await self.request(
-            "PUT",
-            f"/pipeline_schedules/{trigger_id}",
-            json={"pipeline_schedule": {"status": status}},
-            what=f"trigger {trigger_id}",
-        )
-        return Trigger.model_validate(body["pipeline_schedule"])
-
-    async def ensure_api_trigger(self, pipeline_uuid: str, name: str) -> Trigger:
-        """The pipeline's active API trigger called `name`, created or re-activated when needed.
-
-        Serialised per pipeline, so concurrent callers share one trigger instead of each making one.
-        """
-        async with self._trigger_locks.setdefault(pipeline_uuid, anyio.Lock()):
-            trigger = await self.find_trigger(pipeline_uuid, name, "api")
-            if trigger is None:
-                return await self.create_trigger(pipeline_uuid, name=name, schedule_type="api", status="active")
-            if trigger.status != "active":
-                return await self.set_trigger_status(trigger.id, "active")
-            return trigger
-
-    async def create_run(self, trigger_id: int, variables: Mapping[str, Any]) -> PipelineRun:
-        """Start a run through a trigger with the session's credentials.
-
-        This authenticated route never needs the trigger's token (a credential), which is
-        therefore never used or kept. Mage only runs the runs of active triggers.
-        """
-        body = await self.request(
-            "POST",
-            f"/pipeline_schedules/{trigger_id}/pipeline_runs",
-            json={"pipeline_run": {"variables": dict(variables)}},
-            what=f"trigger {trigger_id}",
-        )
-        return PipelineRun.model_validate(body["pipeline_run"])
-
-    # -- plumbing ------------------------------------------------------------------------
 
     async def request(
         self,
@@ -181,6 +83,10 @@ class ClusterClient(HttpClient):
                 raise
         await self._login(replacing=rejected)
         return await self._send(method, path, params=params, json=json, what=what)
+
+    def _lock_for(self, key: str) -> anyio.Lock:
+        """A lock per key, for the read-then-write sequences that must not interleave."""
+        return self._key_locks.setdefault(key, anyio.Lock())
 
     async def _send(
         self,
@@ -231,7 +137,7 @@ class ClusterClient(HttpClient):
         self._bearer = _inner_token(body["session"]["token"])
 
 
-def _segment(value: str) -> str:
+def segment(value: str) -> str:
     """Quote a path segment; Mage's routes accept `%2F` inside a pk."""
     return quote(value, safe="")
 

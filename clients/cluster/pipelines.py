@@ -1,0 +1,31 @@
+"""Pipelines of a Mage cluster: list and read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Page, Pipeline
+from .session import ClusterSession, segment
+
+
+class PipelinesApi(ClusterSession):
+    async def list_pipelines(self, *, search: str | None = None, limit: int, offset: int = 0) -> Page[Pipeline]:
+        params: dict[str, Any] = {"_limit": limit, "_offset": offset}
+        if search:
+            params["search"] = search
+        body = await self.request("GET", "/pipelines", params=params)
+        meta = body.get("metadata") or {}
+        return Page[Pipeline](
+            items=[Pipeline.model_validate(p) for p in body.get("pipelines", [])],
+            total=meta.get("count"),
+            has_more=bool(meta.get("next")),
+        )
+
+    async def get_pipeline(self, uuid: str) -> Pipeline:
+        body = await self.request(
+            "GET",
+            f"/pipelines/{segment(uuid)}",
+            params={"includes_content": "false", "includes_outputs": "false"},
+            what=f"pipeline {uuid!r}",
+        )
+        return Pipeline.model_validate(body["pipeline"])

@@ -1,0 +1,73 @@
+"""A fake of the Mage OSS cluster API (mage-ai 0.9.80), served under ``/api``.
+
+It reproduces what ``mage-api.md`` and ``mage-real.md`` describe, quirks included:
+
+* errors are HTTP 200 with an ``error`` body in three shapes: handled
+  ``{"error": {"code", "message", "type"}, "status": 200}``, auth failures (the same body but HTTP
+  401), and unhandled exceptions ``{"error": {"code": 500, "errors", "exception", "message"},
+  "url_parameters": {...}}`` (no ``type``, no ``status``);
+* auth: ``X-API-KEY`` on every call except ``/api/status(es)`` and the API-trigger routes; the session
+  token is a JWT (HS256, secret ``materia``) wrapping a raw token. Bearer/OAUTH-TOKEN take the raw
+  token, the ``oauth_token`` cookie takes the whole JWT;
+* after any password login, 404 messages read "Email/username and/or password invalid." (Mage mutates
+  a shared error dict);
+* pipelines paginate with ``{"count", "results", "next"}`` (``next`` null without ``_limit``), the
+  DB-backed lists with ``{"count", "next"}`` and a default limit of 40;
+* a missing pipeline is an unhandled error (shape 3), a missing run/trigger a handled 404;
+* runs start ``initial``; API triggers need only the trigger token and re-activate inactive triggers;
+* datetimes come in Mage's inconsistent formats; PATCH is a bare HTTP 405.
+
+Test hooks: ``expire_tokens()``, ``logins``, ``recorder``, ``complete_run()``, ``auto_complete``,
+``add_pipeline()``, and the live state dicts ``pipelines``, ``pipeline_schedules``, ``pipeline_runs``.
+
+One module per resource (``sessions``, ``pipelines``, ``triggers``, ``runs``, ``logs``, ``outputs``)
+on a shared ``core``; ``FakeMage`` combines them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .core import Handler
+from .helpers import (
+    DEFAULT_OWNER_EMAIL,
+    DEFAULT_OWNER_PASSWORD,
+    MAGE_PUBLIC_API_KEY,
+    clean_name,
+    inner_token,
+    jwt_decode,
+    jwt_encode,
+)
+from .outputs import OutputsRoutes
+from .pipelines import PipelinesRoutes
+from .sessions import SessionsRoutes
+
+
+class FakeMage(SessionsRoutes, PipelinesRoutes, OutputsRoutes):
+    """In-memory Mage OSS API. ``fake.app`` is an ASGI app (httpx.ASGITransport or uvicorn)."""
+
+    def __init__(
+        self,
+        require_auth: bool = True,
+        email: str = DEFAULT_OWNER_EMAIL,
+        password: str = DEFAULT_OWNER_PASSWORD,
+        api_key: str = MAGE_PUBLIC_API_KEY,
+        username: str = "owner",
+        auto_complete: bool = False,
+        seed_example_pipeline: bool = True,
+    ) -> None:
+        super().__init__(require_auth, email, password, api_key, username, auto_complete)
+        if seed_example_pipeline:
+            self._seed_example_pipeline()
+
+    def _handlers(self) -> Mapping[str, Handler]:
+        return {
+            "sessions": self._sessions,
+            "pipelines": self._pipelines,
+            "pipeline_schedules": self._schedules,
+            "pipeline_runs": self._runs,
+            "block_runs": self._block_runs,
+        }
+
+
+__all__ = ["MAGE_PUBLIC_API_KEY", "FakeMage", "clean_name", "inner_token", "jwt_decode", "jwt_encode"]
