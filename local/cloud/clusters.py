@@ -13,7 +13,7 @@ from typing import Protocol
 
 import anyio.to_thread
 
-from mage_mcp.local import mage
+from mage_mcp.local import hello_mage, mage
 
 from .state import ClusterRecord
 
@@ -45,8 +45,14 @@ class MageClusters:
         return mage.is_running(self.project_dir(cluster))
 
     def create(self, cluster: ClusterRecord) -> None:
-        """Create the cluster's Mage project (once; about a second)."""
-        mage.init_project(self.project_dir(cluster), self.venv)
+        """Create the cluster's Mage project (once; about a second) with the offline `hello_mage` pipeline.
+
+        Called on every start, so a project made before `hello_mage` existed gets it too; the seed
+        itself never rewrites one that is there or was seeded before.
+        """
+        project_dir = self.project_dir(cluster)
+        mage.init_project(project_dir, self.venv)
+        hello_mage.seed(project_dir)
 
     async def start(self, cluster: ClusterRecord) -> None:
         email, password = self._owner

@@ -2,7 +2,7 @@
 
 Every local cloud here runs as `python -m mage_mcp local-cloud` with its stdout and stderr in
 files; the ready signal is `STATE_DIR/cloud.env` appearing. The real-Mage scenario starts Mage
-(auth on, about 9 s to answer) twice.
+(auth on, about 9 s to answer) twice, and runs the seeded `hello_mage` pipeline in between.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import anyio
 import httpx
 import pytest
 
-from mage_mcp.local import mage
+from mage_mcp.local import hello_mage, mage
 from mage_mcp.local.cloud import state as state_file
 from mage_mcp.local.cloud.state import CloudState
 from tests.support.cloud_api import CLOUD_ENV_NAMES, CloudApi, read_env_file, secrets_of
@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.mage, pytest.mark.anyio]
 READY_TIMEOUT_S = 30  # cloud.env after the process starts (no cluster to wait for)
 EXIT_TIMEOUT_S = 20  # after SIGTERM, stopping the clusters it runs
 MAGE_UP_TIMEOUT_S = 120  # Mage with auth usually answers after about 9 s
+RUN_TIMEOUT_S = 90  # a hello_mage run usually completes in about 3 s
 
 
 def mode(path: Path) -> int:
@@ -277,14 +278,39 @@ async def mage_login(mage_api: MageApi, env: dict[str, str]) -> str:
         await anyio.sleep(0.5)
 
 
+async def run_hello_mage(mage_api: MageApi, name: str) -> str:
+    """Run the seeded hello_mage with the run variable `name` through Mage's API; the greeting it made.
+
+    The greeter's output and its log must both hold the message, built from what the loader read.
+    """
+    assert {hello_mage.PIPELINE_UUID, "example_pipeline"} <= set(await mage_api.pipeline_uuids())
+    run_id = await mage_api.start_run(hello_mage.PIPELINE_UUID, {"name": name})
+    run = await mage_api.wait_run(run_id, RUN_TIMEOUT_S)
+    assert run["status"] == "completed", run
+    block_runs = await mage_api.block_runs(run_id)
+    assert {b: r["status"] for b, r in block_runs.items()} == {
+        hello_mage.LOADER_UUID: "completed",
+        hello_mage.GREETER_UUID: "completed",
+    }
+    output = await mage_api.block_output(block_runs[hello_mage.GREETER_UUID]["id"])
+    assert output["columns"] == ["message"], output
+    ((message,),) = output["rows"]
+    logged = await mage_api.log_messages(hello_mage.PIPELINE_UUID, run_id, hello_mage.GREETER_UUID)
+    assert message in logged, logged
+    return str(message)
+
+
 def leader_pid(cluster_dir: Path) -> int:
     return int((cluster_dir / "mage.pid").read_text())
 
 
-async def test_a_real_cluster_runs_stops_and_comes_back_after_a_restart(runner: Runner, tmp_path: Path) -> None:
+async def test_a_real_cluster_runs_hello_mage_stops_and_comes_back_after_a_restart(
+    runner: Runner, tmp_path: Path
+) -> None:
     state_dir = tmp_path / "state"
     cluster_dir = state_dir / "clusters" / "local-1"
     mark = secrets.token_hex(4)
+    greeting, name = f"Bonjour-{mark}", f"Ada-{mark}"
     proc, env = await runner.start(state_dir, "--port", str(free_port()))
     timings: dict[str, float] = {}
 
@@ -294,7 +320,11 @@ async def test_a_real_cluster_runs_stops_and_comes_back_after_a_restart(runner: 
         config = {
             **cluster["config"],
             "replicaCount": 1,
-            "extraEnvs": [*cluster["config"]["extraEnvs"], {"name": "LOCAL_CLOUD_TEST_MARK", "value": mark}],
+            "extraEnvs": [
+                *cluster["config"]["extraEnvs"],
+                {"name": "LOCAL_CLOUD_TEST_MARK", "value": mark},
+                {"name": "GREETING", "value": greeting},
+            ],
         }
         started = time.monotonic()
         response = await cloud.put({"cluster": {"config": config, "status": "Active"}}, "local-1", token=token)
@@ -306,6 +336,11 @@ async def test_a_real_cluster_runs_stops_and_comes_back_after_a_restart(runner: 
 
         timings["mage_up"] = await wait_mage_up(mage_api)
         runner.tokens.append(await mage_login(mage_api, env))
+
+        # The seeded hello_mage runs offline: GREETING from extraEnvs, `name` from the run's variables.
+        started = time.monotonic()
+        assert await run_hello_mage(mage_api, name) == f"{greeting}, {name}!"
+        timings["hello_mage_run"] = time.monotonic() - started
 
     timings["exit"] = await runner.terminate(proc)
     assert processes_under(cluster_dir) == []

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
+import anyio
 import httpx
 
 # Mage's built-in frontend OAuth client id (public, not a secret), sent as X-API-KEY.
@@ -119,3 +121,42 @@ class MageApi:
         for schedule in await self.schedules(pipeline_uuid):
             await self.call("DELETE", f"/pipeline_schedules/{schedule['id']}")
         await self.call("DELETE", f"/pipelines/{pipeline_uuid}")
+
+    async def pipeline_uuids(self) -> list[str]:
+        body = await self.call("GET", "/pipelines", params={"_limit": 100})
+        return [str(p["uuid"]) for p in body["pipelines"]]
+
+    async def start_run(self, pipeline_uuid: str, variables: dict[str, Any]) -> int:
+        """A new API trigger of the pipeline, then a run of it through the trigger's token; the run's id."""
+        trigger = {"name": f"test-{time.monotonic_ns()}", "schedule_type": "api"}
+        triggers = f"/pipelines/{pipeline_uuid}/pipeline_schedules"
+        schedule = (await self.call("POST", triggers, json={"pipeline_schedule": trigger}))["pipeline_schedule"]
+        path = f"/pipeline_schedules/{schedule['id']}/pipeline_runs/{schedule['token']}"
+        run = await self.call("POST", path, json={"pipeline_run": {"variables": variables}})
+        return int(run["pipeline_run"]["id"])
+
+    async def wait_run(self, run_id: int, timeout_s: float) -> dict[str, Any]:
+        """The run once it is completed, failed or cancelled; ApiFailure after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while (run := await self.run(run_id))["status"] not in TERMINAL_RUN_STATUSES:
+            if time.monotonic() > deadline:
+                raise ApiFailure(f"run {run_id} still {run['status']} after {timeout_s:g} s")
+            await anyio.sleep(0.25)
+        return run
+
+    async def block_runs(self, run_id: int) -> dict[str, dict[str, Any]]:
+        """The run's block runs by block uuid."""
+        body = await self.call("GET", "/block_runs", params={"pipeline_run_id": run_id})
+        return {str(b["block_uuid"]): dict(b) for b in body["block_runs"]}
+
+    async def log_messages(self, pipeline_uuid: str, run_id: int, block_uuid: str) -> list[str]:
+        """The `message` of every log entry one block wrote in a run (lines of `<ts> {json}`)."""
+        params = {"pipeline_run_id[]": run_id, "block_uuid[]": block_uuid}
+        body = await self.call("GET", f"/pipelines/{pipeline_uuid}/logs", params=params)
+        messages = []
+        for log in body["logs"][0]["block_run_logs"]:
+            for line in str(log["content"]).splitlines():
+                _, _, entry = line.partition(" ")
+                if entry.startswith("{"):
+                    messages.append(str(json.loads(entry).get("message")))
+        return messages
