@@ -1,7 +1,15 @@
 """In-memory fakes of the Mage Cloud API and the Mage OSS cluster API, for fast unit tests."""
 
 from tests.fakes.cloud import DEFAULT_CLOUD_API_KEY, FakeCloud, default_cluster
-from tests.fakes.cluster import MAGE_PUBLIC_API_KEY, FakeMage, inner_token, jwt_decode, jwt_encode
+from tests.fakes.cluster import (
+    MAGE_PUBLIC_API_KEY,
+    FakeMage,
+    inner_token,
+    jwt_decode,
+    jwt_encode,
+    table_output,
+    text_output,
+)
 from tests.fakes.recording import RecordedRequest, Recorder, RecordingMiddleware, serve_in_thread
 
 __all__ = [
@@ -17,4 +25,6 @@ __all__ = [
     "jwt_decode",
     "jwt_encode",
     "serve_in_thread",
+    "table_output",
+    "text_output",
 ]

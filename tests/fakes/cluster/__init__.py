@@ -17,8 +17,14 @@ It reproduces what ``mage-api.md`` and ``mage-real.md`` describe, quirks include
 * runs start ``initial``; API triggers need only the trigger token and re-activate inactive triggers;
 * datetimes come in Mage's inconsistent formats; PATCH is a bare HTTP 405.
 
+* logs come whole per file from ``GET /api/pipelines/{uuid}/logs``, filtered only by the array forms
+  (``pipeline_run_id[]``; the plain ``pipeline_run_id`` is ignored); block run outputs answer an
+  unknown id with an empty list; run lists filter, order and group retries as Mage does.
+
 Test hooks: ``expire_tokens()``, ``logins``, ``recorder``, ``complete_run()``, ``auto_complete``,
-``add_pipeline()``, and the live state dicts ``pipelines``, ``pipeline_schedules``, ``pipeline_runs``.
+``add_pipeline()``, ``add_trigger()``, ``trigger_run()``, ``add_runs()``, ``add_log()``, ``add_raw_log()``,
+``add_editor_log()``, ``set_block_output()``, and the live state dicts ``pipelines``,
+``pipeline_schedules``, ``pipeline_runs``.
 
 One module per resource (``sessions``, ``pipelines``, ``triggers``, ``runs``, ``logs``, ``outputs``)
 on a shared ``core``; ``FakeMage`` combines them.
@@ -38,12 +44,12 @@ from .helpers import (
     jwt_decode,
     jwt_encode,
 )
-from .outputs import OutputsRoutes
+from .outputs import table_output, text_output
 from .pipelines import PipelinesRoutes
 from .sessions import SessionsRoutes
 
 
-class FakeMage(SessionsRoutes, PipelinesRoutes, OutputsRoutes):
+class FakeMage(SessionsRoutes, PipelinesRoutes):
     """In-memory Mage OSS API. ``fake.app`` is an ASGI app (httpx.ASGITransport or uvicorn)."""
 
     def __init__(
@@ -70,4 +76,13 @@ class FakeMage(SessionsRoutes, PipelinesRoutes, OutputsRoutes):
         }
 
 
-__all__ = ["MAGE_PUBLIC_API_KEY", "FakeMage", "clean_name", "inner_token", "jwt_decode", "jwt_encode"]
+__all__ = [
+    "MAGE_PUBLIC_API_KEY",
+    "FakeMage",
+    "clean_name",
+    "inner_token",
+    "jwt_decode",
+    "jwt_encode",
+    "table_output",
+    "text_output",
+]

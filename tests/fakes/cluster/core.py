@@ -83,6 +83,11 @@ class FakeCore:
         self._tokens: dict[str, datetime] = {}  # raw token -> expires (naive UTC)
         # Mage's ApiError.RESOURCE_NOT_FOUND['message'], mutated in place by every password login.
         self._not_found_message = RECORD_NOT_FOUND
+        # Log files by (run id, file name), as appended chunks; the notebook (editor) logs by pipeline.
+        self._log_chunks: dict[tuple[int, str], list[str]] = {}
+        self._log_modified: dict[tuple[int, str], float] = {}
+        self._editor_logs: dict[str, list[tuple[str, str, str]]] = {}  # (block uuid, file name, content)
+        self._block_outputs: dict[int, list[dict[str, Any]]] = {}  # by block run id
 
         self.app = Starlette(
             routes=[Route("/{path:path}", self._endpoint, methods=_ALL_METHODS)],
@@ -285,6 +290,14 @@ class FakeCore:
         if pipeline is None:
             raise Unhandled(f"Pipeline {pipeline_uuid} does not exist.")
         return pipeline
+
+    def _find_block_run(self, block_run_id: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The block run with this id and its run, or None."""
+        for run in self.pipeline_runs.values():
+            for block_run in run["block_runs"]:
+                if block_run["id"] == block_run_id:
+                    return block_run, run
+        return None
 
     def _db_list(self, key: str, items: list[dict[str, Any]], query: Mapping[str, str]) -> Response:
         """DatabaseResource pagination: default limit 40, metadata ``{"count", "next"}``."""

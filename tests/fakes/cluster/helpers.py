@@ -293,6 +293,18 @@ def paginate_plain(key: str, items: list[dict[str, Any]], query: Mapping[str, st
     )
 
 
+def query_timestamps(query: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
+    """``start_timestamp`` / ``end_timestamp`` (unix seconds) as naive UTC, as ``get_query_timestamps`` reads them."""
+    bounds: list[datetime | None] = []
+    for key in ("start_timestamp", "end_timestamp"):
+        text = query.get(key)
+        try:
+            bounds.append(datetime.fromtimestamp(int(text), UTC).replace(tzinfo=None) if text else None)
+        except (ValueError, OverflowError):
+            raise ApiError(400, f"Value is invalid for {key}.", "record_invalid") from None
+    return bounds[0], bounds[1]
+
+
 def parse_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value

@@ -229,7 +229,7 @@ class TriggersRoutes(RunsRoutes):
             runs = [
                 r for r in self.pipeline_runs.values() if parent is None or r["pipeline_schedule_id"] == parent["id"]
             ]
-            return self._run_list(runs, query)
+            return self._run_list(runs, query, has_parent=parent is not None)
         schedule = self._get_schedule(pk)
         self._authorize("create", user)
         payload = unwrap(body, "pipeline_run")
