@@ -14,7 +14,20 @@ from .errors import (
     MageInvalidRequestError,
     MageNotFoundError,
 )
-from .models import BlockRun, Cluster, ClusterUpdate, Credentials, Page, Pipeline, PipelineRun, Trigger
+from .log_lines import LogLine, parse_log_lines
+from .models import (
+    BlockOutput,
+    BlockRun,
+    Cluster,
+    ClusterUpdate,
+    Credentials,
+    LogFile,
+    Page,
+    Pipeline,
+    PipelineRun,
+    RunLogs,
+    Trigger,
+)
 
 if TYPE_CHECKING:
     from .cloud import CloudClient
@@ -34,12 +47,15 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_CLOUD_URL",
     "MAGE_PUBLIC_API_KEY",
+    "BlockOutput",
     "BlockRun",
     "CloudClient",
     "Cluster",
     "ClusterClient",
     "ClusterUpdate",
     "Credentials",
+    "LogFile",
+    "LogLine",
     "MageApiError",
     "MageAuthError",
     "MageConnectionError",
@@ -49,5 +65,7 @@ __all__ = [
     "Page",
     "Pipeline",
     "PipelineRun",
+    "RunLogs",
     "Trigger",
+    "parse_log_lines",
 ]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _assume_utc(value: datetime | None) -> datetime | None:
@@ -26,10 +26,20 @@ class MageModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+def _names(value: object) -> list[str]:
+    """A list of block uuids; Mage may send null."""
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+BlockNames = Annotated[list[str], BeforeValidator(_names)]
+
+
 class BlockSummary(MageModel):
     uuid: str
     name: str | None = None
     type: str | None = None
+    upstream_blocks: BlockNames = Field(default_factory=list)
+    downstream_blocks: BlockNames = Field(default_factory=list)
 
 
 class Pipeline(MageModel):
@@ -61,6 +71,8 @@ class BlockRun(MageModel):
 
 
 class PipelineRun(MageModel):
+    """A pipeline run. List items also carry the trigger's token (a credential): it is not modelled."""
+
     id: int
     pipeline_uuid: str
     status: str
@@ -71,6 +83,66 @@ class PipelineRun(MageModel):
     started_at: MageDatetime = None
     completed_at: MageDatetime = None
     block_runs: list[BlockRun] = Field(default_factory=list)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+class LogFile(MageModel):
+    """One log file of a run, whole: `pipeline.log` / `scheduler.log` (kind "pipeline") or `<block>.log`."""
+
+    name: str
+    kind: Literal["pipeline", "block"]
+    content: Annotated[str, BeforeValidator(_text)] = ""
+
+
+class RunLogs(MageModel):
+    """The log files Mage keeps for one run (at most 20 of each kind, a Mage limit)."""
+
+    pipeline_uuid: str
+    run_id: int
+    files: list[LogFile] = Field(default_factory=list)
+
+
+class BlockOutput(MageModel):
+    """One output of a block run: a table (`columns`, first `rows`, `total_rows`) or a `text`.
+
+    Mage serialises a DataFrame, a dict (one row) or a Series as a table of at most 1,000
+    sample rows, with the full shape; a str or a number as text; a list as one output per item.
+    """
+
+    variable_uuid: str | None = None
+    type: str | None = None
+    columns: list[str] | None = None
+    rows: list[list[Any]] | None = None
+    total_rows: int | None = None
+    text: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mage(cls, data: Any) -> Any:
+        """Mage's `{sample_data: {columns, rows}, shape, text_data, type, variable_uuid}` → these fields."""
+        if not isinstance(data, dict) or "columns" in data or "text" in data:
+            return data
+        sample: dict[str, Any] = data["sample_data"] if isinstance(data.get("sample_data"), dict) else {}
+        columns = sample.get("columns")
+        shape = data.get("shape")
+        text = data.get("text_data")
+        return {
+            "variable_uuid": data.get("variable_uuid"),
+            "type": data.get("type"),
+            "columns": [str(c) for c in columns] if isinstance(columns, list) else None,
+            "rows": _rows(sample.get("rows")) if isinstance(columns, list) else None,
+            "total_rows": shape[0] if isinstance(shape, list) and shape and isinstance(shape[0], int) else None,
+            "text": text if isinstance(text, str) or text is None else str(text),
+        }
+
+
+def _rows(rows: object) -> list[list[Any]]:
+    if not isinstance(rows, list):
+        return []
+    return [row if isinstance(row, list) else [row] for row in rows]
 
 
 T = TypeVar("T")

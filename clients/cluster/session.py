@@ -61,6 +61,20 @@ class ClusterSession(HttpClient):
         statuses = body.get("statuses") or [{}]
         return bool(statuses[0].get("require_user_authentication", False))
 
+    async def is_answering(self, timeout_s: float = 3.0) -> bool:
+        """Whether the cluster's API answers `GET /api/statuses` with its statuses within `timeout_s`.
+
+        Needs no login and never raises for an unreachable, slow or broken server: it says False.
+        """
+        with anyio.move_on_after(timeout_s):
+            try:
+                response = await self._http.get("/statuses", timeout=timeout_s)
+                body = response.json()
+            except (httpx.HTTPError, ValueError):
+                return False
+            return response.status_code == 200 and isinstance(body, dict) and isinstance(body.get("statuses"), list)
+        return False
+
     async def request(
         self,
         method: str,
