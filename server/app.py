@@ -26,11 +26,13 @@ from .runtime import Runtime
 from .schemas import compact_input_schema, compact_output_schema, without_nulls
 
 INSTRUCTIONS = (
-    "Operate Mage: pipelines and runs on the Mage cluster; Mage Pro clusters through Mage Cloud "
+    "Operate Mage: pipelines, runs and their logs on the Mage cluster; Mage Pro clusters through Mage Cloud "
     "(team_id/cluster_id default to the configured cluster). A person confirms every change; a change "
     "result may add message, plan, confirmation_token and expires_at. On status confirmation_required, "
-    "show the plan to the user and, once they approve, repeat the call with that confirmation_token."
+    "show the plan to the user and, once they approve, repeat the call with that confirmation_token. "
+    "Waits (wait_for_run, wait=true) send progress and return the current state with timed_out on timeout."
 )
+MAX_RESULT_BYTES = 100_000
 
 
 class MageMCPServer(MCPServer[Runtime]):
@@ -52,9 +54,7 @@ class MageMCPServer(MCPServer[Runtime]):
             version=__version__,
             lifespan=lifespan,
             log_level="WARNING",
-            tools=[
-                Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations) for spec in tools
-            ],
+            tools=[Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations) for spec in tools],
         )
 
     async def list_tools(self) -> list[MCPTool]:
@@ -87,6 +87,8 @@ class MageMCPServer(MCPServer[Runtime]):
         if isinstance(result, CallToolResult) and result.structured_content is not None:
             structured = without_nulls(result.structured_content)
             text = json.dumps(structured, separators=(",", ":"), ensure_ascii=False)
+            if len(text.encode()) > MAX_RESULT_BYTES:  # every tool bounds itself; this is the last guard
+                raise ToolError(f"Error executing tool {name}: the result is over 100 KB; narrow the request.")
             result = result.model_copy(
                 update={"structured_content": structured, "content": [TextContent(type="text", text=text)]}
             )
@@ -96,4 +98,3 @@ class MageMCPServer(MCPServer[Runtime]):
 def build_server(settings: Settings | None = None, runtime: Runtime | None = None) -> MageMCPServer:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return MageMCPServer(runtime or Runtime(settings or Settings()))
-

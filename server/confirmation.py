@@ -1,17 +1,16 @@
 """The confirmation gate every mutating tool passes through before anything changes.
 
-A mutating tool declares two resolved parameters (SDK 2.3 `Resolve`): the plan of the
-change, built with reads only, and the person's answer to it:
-
-    plan: Annotated[Plan, Resolve(plan_start)],
-    consent: Annotated[Consent, asks_person(plan_start)],
+A mutating tool is one declaration: a plan function (reads only) and an apply function
+(the change). `confirmed(apply, plan)` builds the tool the SDK registers from the two: its
+arguments are the apply function's, plus `confirmation_token`; two resolved parameters
+(SDK 2.3 `Resolve`) carry the plan and the person's answer to it. The built tool answers a
+no-op plan without asking or sending, and otherwise settles consent before `apply` runs.
 
 When the client can show a form, the person is asked (`Elicit`, which the SDK carries as a
 live request on older protocol versions and as an input-required round on 2026-07-28).
 When it cannot, `MAGE_MCP_CONFIRM_FALLBACK` decides: `token` hands back the plan and a
-signed, single-use token bound to the tool and its exact arguments; `deny` refuses;
-`allow` proceeds (trusted automation only). The tool body then calls `gate.settle(...)`,
-and sends its mutating request only when that returns `None`.
+signed, single-use token bound to the tool and every argument of the call; `deny`
+refuses; `allow` proceeds (trusted automation only).
 """
 
 # No `from __future__ import annotations` here: the resolver made in `asks_person` is
@@ -19,12 +18,15 @@ and sends its mutating request only when that returns `None`.
 # name a closure variable.
 
 import base64
+import functools
 import hashlib
 import hmac
+import inspect
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -38,17 +40,32 @@ from mcp.server.mcpserver import (
     Resolve,
 )
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 from pydantic.json_schema import SkipJsonSchema
 
 from .config import ConfirmFallback
 
 
 class Plan(BaseModel):
-    """What a mutating call will change: in words for the person, and as data."""
+    """What a mutating call will change: in words for the person, and as data.
+
+    A plan without `changes` is a no-op: the tool answers at once, without asking anyone
+    and without sending anything, with the result fields given to `nothing_to_do`.
+    """
 
     summary: str
     changes: dict[str, Any] = Field(default_factory=dict)
+    _unchanged: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def nothing_to_do(cls, summary: str, **result: Any) -> "Plan":
+        """A no-op plan; `result` holds the fields of the tool's answer (`status` defaults to `unchanged`)."""
+        plan = cls(summary=summary)
+        plan._unchanged = {"status": "unchanged", **result}
+        return plan
+
+    def unchanged_result(self, result_type: "type[Outcome]") -> "Outcome":
+        return result_type.model_validate({**self._unchanged, "message": f"{self.summary} No request sent."})
 
 
 class ConfirmForm(BaseModel):
@@ -238,3 +255,63 @@ _CONFIRM_BY_REPEATING = (
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# -- a mutating tool as one declaration ------------------------------------------------------
+
+ConfirmationToken = str | None
+"""Explained once, in the server instructions, instead of in every mutating tool's schema."""
+
+_OWN_PARAMETERS = ("plan", "consent", "confirmation_token")
+
+
+class GateHolder(typing.Protocol):
+    """What the server's lifespan context offers a mutating tool: the one confirmation gate."""
+
+    gate: ConfirmationGate
+
+
+def confirmed(
+    apply: Callable[..., Awaitable[Outcome]], plan: Callable[..., Awaitable[Plan]]
+) -> Callable[..., Awaitable[Outcome]]:
+    """The tool to register for a mutating operation, declared as its `plan` and its `apply` step.
+
+    `apply(ctx, plan, **arguments)` is the tool's own body: it runs only once the change is
+    confirmed, and its return annotation (a `MutationOutcome`) is the tool's result type.
+    `plan` takes the context and any of the tool's arguments by name, and only reads. The
+    tool's arguments are `apply`'s (without `ctx` and `plan`) plus `confirmation_token`; the
+    token binds the tool's name and every one of them, so none can be forgotten.
+    """
+    hints = typing.get_type_hints(apply, include_extras=True)
+    result_type: type[Outcome] = hints["return"]
+    context, _plan, *arguments = inspect.signature(apply).parameters.values()
+    if _plan.name != "plan" or any(p.name in _OWN_PARAMETERS for p in arguments):
+        raise TypeError(
+            f"{apply.__name__}: apply(ctx, plan, **arguments); 'consent' and 'confirmation_token' are the gate's"
+        )
+    name = apply.__name__
+
+    @functools.wraps(apply)
+    async def tool(**call: Any) -> Outcome:
+        ctx: Context[GateHolder, Any] = call.pop(context.name)
+        the_plan: Plan = call.pop("plan")
+        consent: Consent = call.pop("consent")
+        token: str | None = call.pop("confirmation_token")
+        if not the_plan.changes:
+            return the_plan.unchanged_result(result_type)
+        if halt := ctx.request_context.lifespan_context.gate.settle(name, call, the_plan, consent, token):
+            return halt.into(result_type)
+        return await apply(ctx, the_plan, **call)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        context.replace(kind=keyword, annotation=hints[context.name]),
+        inspect.Parameter("plan", keyword, annotation=Annotated[Plan, Resolve(plan)]),
+        inspect.Parameter("consent", keyword, annotation=Annotated[Consent, asks_person(plan)]),
+        *(p.replace(kind=keyword, annotation=hints[p.name]) for p in arguments),
+        inspect.Parameter("confirmation_token", keyword, default=None, annotation=ConfirmationToken),
+    ]
+    del tool.__wrapped__  # the SDK must see the signature below, not apply's
+    tool.__signature__ = inspect.Signature(parameters, return_annotation=result_type)  # type: ignore[attr-defined]
+    tool.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": result_type}
+    return tool

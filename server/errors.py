@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from mage_mcp.clients import MageAuthError, MageConnectionError, MageError
+from mage_mcp.clients import MageAuthError, MageConnectionError, MageError, MageNotFoundError
 from mage_mcp.tools import Plane
 
 _AUTH_HINTS: dict[Plane, str] = {
@@ -16,9 +16,14 @@ _AUTH_HINTS: dict[Plane, str] = {
     "cloud": "Check MAGE_CLOUD_API_KEY, MAGE_CLOUD_EMAIL and MAGE_CLOUD_PASSWORD.",
 }
 _UNREACHABLE_HINTS: dict[Plane, str] = {
-    "cluster": "If the cluster is stopped, start it with start_cluster; after a start or an env var "
-    "change (which restarts it), its API takes a while to answer, so retry shortly. Otherwise check MAGE_CLUSTER_URL.",
+    "cluster": "get_cluster says whether the cluster runs and answers; a stopped one starts with start_cluster "
+    "(wait=true waits until it answers). After a start or an env var change its API takes a while to answer. "
+    "Otherwise check MAGE_CLUSTER_URL.",
     "cloud": "Check MAGE_CLOUD_URL and the network.",
+}
+_NOT_FOUND_HINTS: dict[Plane, str] = {
+    "cluster": "list_pipelines lists the pipelines, list_runs the runs with their ids.",
+    "cloud": "Check team_id and cluster_id (or MAGE_TEAM_ID and MAGE_CLUSTER_ID).",
 }
 
 
@@ -27,6 +32,8 @@ def describe_upstream(error: MageError, plane: Plane) -> str:
     hint = error.hint
     if isinstance(error, MageConnectionError):
         hint = _UNREACHABLE_HINTS[plane]
+    elif isinstance(error, MageNotFoundError) and hint is None:
+        hint = _NOT_FOUND_HINTS[plane]
     elif isinstance(error, MageAuthError):
         hint = "Set MAGE_EMAIL and MAGE_PASSWORD." if error.type == "login_required" else _AUTH_HINTS[plane]
     return str(type(error)(error.message, code=error.code, type=error.type, hint=hint))

@@ -19,6 +19,7 @@ from mage_mcp.clients import Credentials
 
 from .config import Settings
 from .confirmation import ConfirmationGate
+from .idempotency import IdempotencyKeys
 
 if TYPE_CHECKING:
     import httpx
@@ -42,6 +43,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.gate = ConfirmationGate(settings.mage_mcp_confirm_fallback, settings.mage_mcp_confirm_ttl_s)
+        self.idempotency = IdempotencyKeys()
         self._cluster_transport = cluster_transport
         self._cloud_transport = cloud_transport
         self._cluster: ClusterClient | None = None
@@ -100,6 +102,13 @@ class Runtime:
         if missing or team is None or cluster is None:
             raise ToolError(f"No Mage Pro cluster chosen: pass {' and '.join(missing)}.")
         return ClusterTarget(team, cluster)
+
+    def cluster_api_of(self, target: ClusterTarget) -> ClusterClient | None:
+        """The cluster API of a Mage Pro cluster, when the server knows its URL (the configured one's only)."""
+        s = self.settings
+        if (target.team_id, target.cluster_id) != (s.mage_team_id, s.mage_cluster_id):
+            return None
+        return self.cluster
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Runtime]:

@@ -1,4 +1,9 @@
-"""What every tool module shares: the tool spec, annotation presets and the runtime accessor."""
+"""What every tool module shares: the two kinds of tool declaration and the runtime accessor.
+
+A module ends with a table (`TOOLS`) of its tools, each declared with `reads(...)` or
+`changes(...)`. A changing tool is its plan (reads only) and its apply step; the confirmation
+gate, the token binding and the result shape come from the declaration (`confirmed`).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,11 @@ from typing import Any, Literal
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 
+from mage_mcp.server.confirmation import Plan, confirmed
 from mage_mcp.server.runtime import Runtime
 
 Plane = Literal["cloud", "cluster"]
 """Which Mage API a tool talks to; it decides the hints an upstream error gets."""
-
-READ_ONLY = ToolAnnotations(read_only_hint=True)
-
-
-def mutating(*, destructive: bool, idempotent: bool) -> ToolAnnotations:
-    """Annotations of a tool that changes Mage; both hints are always stated explicitly."""
-    return ToolAnnotations(read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent)
 
 
 @dataclass(frozen=True)
@@ -28,10 +27,35 @@ class ToolSpec:
     title: str
     annotations: ToolAnnotations
     plane: Plane
+    plan: Callable[..., Awaitable[Plan]] | None = None
+    """The plan function of a changing tool; None for a read-only one."""
 
     @property
     def name(self) -> str:
         return self.fn.__name__
+
+    @property
+    def mutating(self) -> bool:
+        return self.plan is not None
+
+
+def reads(fn: Callable[..., Awaitable[Any]], title: str, plane: Plane) -> ToolSpec:
+    """A read-only tool: it never changes Mage, so nobody is asked."""
+    return ToolSpec(fn, title, ToolAnnotations(read_only_hint=True), plane)
+
+
+def changes(
+    apply: Callable[..., Awaitable[Any]],
+    title: str,
+    plane: Plane,
+    *,
+    plan: Callable[..., Awaitable[Plan]],
+    destructive: bool,
+    idempotent: bool,
+) -> ToolSpec:
+    """A tool that changes Mage: `plan` says what would change, `apply` changes it once confirmed."""
+    hints = ToolAnnotations(read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent)
+    return ToolSpec(confirmed(apply, plan), title, hints, plane, plan)
 
 
 def runtime(ctx: Context[Runtime, Any]) -> Runtime:

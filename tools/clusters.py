@@ -1,30 +1,32 @@
-"""Mage Pro clusters, through the Mage Cloud API: read, start, stop, set environment variables.
+"""Mage Pro clusters, through the Mage Cloud API: read, start, stop and restart them.
 
-Environment variable values are write-only here: plans, results and errors name variables,
-never their values.
+Start and stop are edits of the cluster's `status` and `config.replicaCount`; a restart is a
+stop and then a start (the Cloud API has no restart request). With `wait`, a tool returns once
+the cluster's own API answers, which the server can see only for the configured cluster.
 """
 
-import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
-from mcp.server.mcpserver import Context, Resolve
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from mage_mcp.clients import Cluster, ClusterUpdate
-from mage_mcp.server.confirmation import Consent, MutationOutcome, Plan, asks_person
+from mage_mcp.clients import Cluster, ClusterClient, ClusterUpdate, MageError
+from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import ClusterTarget, Runtime
 
-from .base import READ_ONLY, ToolSpec, mutating, runtime
+from .base import ToolSpec, changes, reads, runtime
+from .waiting import Observation, wait_for
 
 TeamId = str | None  # defaults to MAGE_TEAM_ID (said once, in the server instructions)
 ClusterId = str | None  # defaults to MAGE_CLUSTER_ID
-ConfirmationToken = str | None  # explained once, in the server instructions
-EnvVars = dict[str, str]
-_ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+Wait = Annotated[bool, Field(description="Return once the cluster API answers")]
+TimeoutS = Annotated[int, Field(ge=1, le=900, description="Longest wait, seconds")]
+ApiState = Literal["ready", "not_answering", "unknown"]
 
 ACTIVE, STOPPED = "Active", "Stopped"
+Change = TypeVar("Change", bound="ClusterChange")
+STATUS_TIMEOUT_S = 3.0
 
 
 class ClusterInfo(BaseModel):
@@ -33,23 +35,25 @@ class ClusterInfo(BaseModel):
     status: str | None
     replica_count: int | None
     env_var_names: list[str]
+    api: ApiState
 
 
 class ClusterChange(MutationOutcome):
+    """A change to a cluster; `ready`, `timed_out`, `api` and `waited_s` only when the call waited."""
+
     cluster_id: str | None = None
+    action: str | None = None
+    ready: bool | None = None
+    timed_out: bool | None = None
+    api: ApiState | None = None
+    waited_s: float | None = None
 
 
-class EnvVarsChange(MutationOutcome):
-    cluster_id: str | None = None
-    added: list[str] = Field(default_factory=list)
-    updated: list[str] = Field(default_factory=list)
-    unchanged: list[str] = Field(default_factory=list)
+# -- reading ----------------------------------------------------------------------------------
 
 
-async def get_cluster(
-    ctx: Context[Runtime, Any], team_id: TeamId = None, cluster_id: ClusterId = None
-) -> ClusterInfo:
-    """Show a Mage Pro cluster: status, replicas, env var names (not values)."""
+async def get_cluster(ctx: Context[Runtime, Any], team_id: TeamId = None, cluster_id: ClusterId = None) -> ClusterInfo:
+    """Show a Mage Pro cluster: status, replicas, env var names (not values), and whether its API answers now."""
     rt = runtime(ctx)
     target = rt.cluster_target(team_id, cluster_id)
     cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
@@ -59,13 +63,69 @@ async def get_cluster(
         status=cluster.status,
         replica_count=cluster.replica_count,
         env_var_names=sorted(cluster.env_vars),
+        api=await api_state(rt.cluster_api_of(target)),
     )
 
 
-# -- start / stop ---------------------------------------------------------------------------
+async def api_state(api: ClusterClient | None) -> ApiState:
+    """Whether the cluster's API answers `GET /api/status` right now (a short timeout)."""
+    if api is None:
+        return "unknown"
+    return "ready" if await api.is_answering(timeout_s=STATUS_TIMEOUT_S) else "not_answering"
 
 
-def _power_update(replicas: int, status: str) -> Callable[[Cluster], ClusterUpdate | None]:
+def where(target: ClusterTarget, cluster: Cluster) -> str:
+    return f"cluster {target.cluster_id!r} ({cluster.name or 'unnamed'}) of team {target.team_id!r}"
+
+
+# -- waiting until the cluster API answers --------------------------------------------------
+
+
+async def settle_after_change(
+    ctx: Context[Runtime, Any], target: ClusterTarget, result: Change, wait: bool, timeout_s: int
+) -> Change:
+    """`result`, and with `wait` what the wait for the cluster API saw (never an error, never a hang)."""
+    if not wait:
+        return result
+    api = runtime(ctx).cluster_api_of(target)
+    if api is None:
+        note = " The server does not know this cluster's URL (only MAGE_CLUSTER_URL's), so it did not wait."
+        return result.model_copy(update={"api": "unknown", "message": f"{result.message or ''}{note}".strip()})
+    before: Observation[ApiState] = Observation("not_answering", False, _WAITING)
+    waited = await wait_for(ctx, lambda: _probe(api), before, timeout_s)
+    ready = waited.last.finished
+    note = " The cluster API answers." if ready else f" Still waiting after {timeout_s} s: {waited.last.note}."
+    hint = "" if ready else " Call get_cluster later to see whether it answers."
+    return result.model_copy(
+        update={
+            "ready": ready,
+            "timed_out": waited.timed_out,
+            "api": waited.last.value,
+            "waited_s": waited.waited_s,
+            "message": f"{result.message or ''}{note}{hint}".strip(),
+        }
+    )
+
+
+_WAITING = "waiting for the cluster API to answer GET /api/status"
+
+
+async def _probe(api: ClusterClient) -> Observation[ApiState]:
+    if not await api.is_answering(timeout_s=STATUS_TIMEOUT_S):
+        return Observation("not_answering", False, _WAITING)
+    try:
+        await api.list_pipelines(limit=1)
+    except MageError as exc:
+        return Observation(
+            "not_answering", False, f"/api/status answers, an authenticated read not yet ({exc.message})"
+        )
+    return Observation("ready", True, "the cluster API answers /api/status and an authenticated read")
+
+
+# -- start / stop / restart -------------------------------------------------------------------
+
+
+def power_update(replicas: int, status: str) -> Callable[[Cluster], ClusterUpdate | None]:
     def change(cluster: Cluster) -> ClusterUpdate | None:
         if cluster.status == status and cluster.replica_count == replicas:
             return None
@@ -74,161 +134,127 @@ def _power_update(replicas: int, status: str) -> Callable[[Cluster], ClusterUpda
     return change
 
 
-async def _power_plan(rt: Runtime, target: ClusterTarget, replicas: int, status: str, verb: str) -> Plan:
-    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
-    where = f"cluster {target.cluster_id!r} ({cluster.name or 'unnamed'}) of team {target.team_id!r}"
-    if _power_update(replicas, status)(cluster) is None:
-        return Plan(summary=f"The {where} is already {status}; nothing to do.")
-    return Plan(
-        summary=f"{verb} the Mage Pro {where}: status {cluster.status} → {status}, replicas "
-        f"{cluster.replica_count} → {replicas}.",
-        changes={"status": status, "replicaCount": replicas},
-    )
+def _is_running(cluster: Cluster) -> bool:
+    return power_update(0, STOPPED)(cluster) is not None
 
 
-async def _switch(
-    ctx: Context[Runtime, Any],
-    tool: str,
-    replicas: int,
-    status: str,
-    plan: Plan,
-    consent: Consent,
-    arguments: tuple[TeamId, ClusterId, ConfirmationToken],
-) -> ClusterChange:
-    """Start or stop, once confirmed: what `start_cluster` and `stop_cluster` share."""
-    team_id, cluster_id, confirmation_token = arguments
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    if not plan.changes:
-        return ClusterChange(status=status, cluster_id=target.cluster_id, message=f"{plan.summary} No request sent.")
-    if halt := rt.gate.settle(tool, _args(target), plan, consent, confirmation_token):
-        return halt.into(ClusterChange)
-    _, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, _power_update(replicas, status))
-    return ClusterChange(status=after.status or status, cluster_id=target.cluster_id, message=plan.summary)
+async def _running_runs(rt: Runtime, target: ClusterTarget) -> tuple[str, list[int]]:
+    """The runs a stop would interrupt, when the cluster API answers: a sentence and their ids."""
+    api = rt.cluster_api_of(target)
+    if api is None or not await api.is_answering(timeout_s=STATUS_TIMEOUT_S):
+        return "", []
+    try:
+        page = await api.list_runs(status="running", limit=20)
+    except MageError:
+        return "", []
+    if not page.items:
+        return " No pipeline run is running on it.", []
+    runs = ", ".join(f"{run.id} ({run.pipeline_uuid})" for run in page.items)
+    more = f" and {page.total - len(page.items)} more" if page.total and page.total > len(page.items) else ""
+    return f" It interrupts the running pipeline runs {runs}{more}.", [run.id for run in page.items]
 
 
 async def plan_start(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: ClusterId) -> Plan:
     rt = runtime(ctx)
-    return await _power_plan(rt, rt.cluster_target(team_id, cluster_id), 1, ACTIVE, "Start")
+    target = rt.cluster_target(team_id, cluster_id)
+    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    if power_update(1, ACTIVE)(cluster) is None:
+        return Plan.nothing_to_do(
+            f"The {where(target, cluster)} is already {ACTIVE}.", status=ACTIVE, cluster_id=target.cluster_id
+        )
+    return Plan(
+        summary=f"Start the Mage Pro {where(target, cluster)}: status {cluster.status} → {ACTIVE}, replicas "
+        f"{cluster.replica_count} → 1.",
+        changes={"status": ACTIVE, "replicaCount": 1},
+    )
 
 
 async def start_cluster(
     ctx: Context[Runtime, Any],
-    plan: Annotated[Plan, Resolve(plan_start)],
-    consent: Annotated[Consent, asks_person(plan_start)],
+    plan: Plan,
     team_id: TeamId = None,
     cluster_id: ClusterId = None,
-    confirmation_token: ConfirmationToken = None,
+    wait: Wait = False,
+    timeout_s: TimeoutS = 300,
 ) -> ClusterChange:
-    """Start a Mage Pro cluster; its API answers a few minutes later."""
-    return await _switch(ctx, "start_cluster", 1, ACTIVE, plan, consent, (team_id, cluster_id, confirmation_token))
+    """Start a Mage Pro cluster; its API answers minutes later (wait=true returns once it does)."""
+    rt = runtime(ctx)
+    target = rt.cluster_target(team_id, cluster_id)
+    _, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, power_update(1, ACTIVE))
+    done = ClusterChange(
+        status=after.status or ACTIVE, cluster_id=target.cluster_id, action="started", message=plan.summary
+    )
+    return await settle_after_change(ctx, target, done, wait, timeout_s)
 
 
 async def plan_stop(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: ClusterId) -> Plan:
     rt = runtime(ctx)
-    return await _power_plan(rt, rt.cluster_target(team_id, cluster_id), 0, STOPPED, "Stop")
+    target = rt.cluster_target(team_id, cluster_id)
+    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    if not _is_running(cluster):
+        return Plan.nothing_to_do(
+            f"The {where(target, cluster)} is already {STOPPED}.", status=STOPPED, cluster_id=target.cluster_id
+        )
+    interrupted, run_ids = await _running_runs(rt, target)
+    return Plan(
+        summary=f"Stop the Mage Pro {where(target, cluster)}: status {cluster.status} → {STOPPED}, replicas "
+        f"{cluster.replica_count} → 0.{interrupted}",
+        changes={"status": STOPPED, "replicaCount": 0, "interrupted_runs": run_ids},
+    )
 
 
 async def stop_cluster(
-    ctx: Context[Runtime, Any],
-    plan: Annotated[Plan, Resolve(plan_stop)],
-    consent: Annotated[Consent, asks_person(plan_stop)],
-    team_id: TeamId = None,
-    cluster_id: ClusterId = None,
-    confirmation_token: ConfirmationToken = None,
+    ctx: Context[Runtime, Any], plan: Plan, team_id: TeamId = None, cluster_id: ClusterId = None
 ) -> ClusterChange:
-    """Stop a Mage Pro cluster; its running pipelines stop."""
-    return await _switch(ctx, "stop_cluster", 0, STOPPED, plan, consent, (team_id, cluster_id, confirmation_token))
+    """Stop a Mage Pro cluster; its running pipeline runs stop."""
+    rt = runtime(ctx)
+    target = rt.cluster_target(team_id, cluster_id)
+    _, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, power_update(0, STOPPED))
+    return ClusterChange(
+        status=after.status or STOPPED, cluster_id=target.cluster_id, action="stopped", message=plan.summary
+    )
 
 
-# -- environment variables ------------------------------------------------------------------
-
-
-def _sort_names(current: dict[str, str], wanted: dict[str, str]) -> dict[str, list[str]]:
-    """Which of the wanted names are new, which change value, which already hold that value."""
-    return {
-        "added": sorted(n for n in wanted if n not in current),
-        "updated": sorted(n for n in wanted if n in current and current[n] != wanted[n]),
-        "unchanged": sorted(n for n in wanted if current.get(n) == wanted[n]),
-    }
-
-
-def _merge_env_vars(wanted: dict[str, str]) -> Callable[[Cluster], ClusterUpdate | None]:
-    def change(cluster: Cluster) -> ClusterUpdate | None:
-        current = cluster.env_vars
-        if all(current.get(name) == value for name, value in wanted.items()):
-            return None
-        merged = {**current, **wanted}
-        envs = [{"name": name, "value": value} for name, value in merged.items()]
-        return ClusterUpdate(config={**cluster.config, "extraEnvs": envs})
-
-    return change
-
-
-async def plan_env_vars(
-    ctx: Context[Runtime, Any], env_vars: EnvVars, team_id: TeamId, cluster_id: ClusterId
-) -> Plan:
-    _check_names(env_vars)
+async def plan_restart(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: ClusterId) -> Plan:
     rt = runtime(ctx)
     target = rt.cluster_target(team_id, cluster_id)
     cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
-    names = _sort_names(cluster.env_vars, env_vars)
-    where = f"cluster {target.cluster_id!r} ({cluster.name or 'unnamed'}) of team {target.team_id!r}"
-    if not (names["added"] or names["updated"]):
-        return Plan(summary=f"Every given variable already has that value on the {where}; nothing to do.")
-    words = [f"{verb} {', '.join(names[key])}" for key, verb in (("added", "add"), ("updated", "change")) if names[key]]
-    restart = " The running cluster restarts to apply them." if cluster.status == ACTIVE else ""
+    if not _is_running(cluster):
+        return Plan(
+            summary=f"The Mage Pro {where(target, cluster)} is {cluster.status}, so it is started (not restarted): "
+            f"status → {ACTIVE}, replicas → 1.",
+            changes={"action": "start", "status": ACTIVE, "replicaCount": 1},
+        )
+    interrupted, run_ids = await _running_runs(rt, target)
     return Plan(
-        summary=f"Set environment variables on the {where}: {'; '.join(words)}. "
-        f"Values are not shown.{restart}",
-        changes={"added": names["added"], "updated": names["updated"]},
+        summary=f"Restart the Mage Pro {where(target, cluster)}: stop it (replicas → 0), then start it again "
+        f"(replicas → 1).{interrupted}",
+        changes={"action": "restart", "status": ACTIVE, "replicaCount": 1, "interrupted_runs": run_ids},
     )
 
 
-async def set_env_vars(
+async def restart_cluster(
     ctx: Context[Runtime, Any],
-    plan: Annotated[Plan, Resolve(plan_env_vars)],
-    consent: Annotated[Consent, asks_person(plan_env_vars)],
-    env_vars: EnvVars,
+    plan: Plan,
     team_id: TeamId = None,
     cluster_id: ClusterId = None,
-    confirmation_token: ConfirmationToken = None,
-) -> EnvVarsChange:
-    """Set env vars on a Mage Pro cluster, merged by name; values are never shown."""
+    wait: Wait = False,
+    timeout_s: TimeoutS = 300,
+) -> ClusterChange:
+    """Restart a Mage Pro cluster: stop, then start (a stopped one just starts); wait=true returns once it answers."""
     rt = runtime(ctx)
     target = rt.cluster_target(team_id, cluster_id)
-    arguments = {**_args(target), "env_vars": env_vars}
-    if not plan.changes:
-        return EnvVarsChange(status="unchanged", cluster_id=target.cluster_id, unchanged=sorted(env_vars))
-    if halt := rt.gate.settle("set_env_vars", arguments, plan, consent, confirmation_token):
-        return halt.into(EnvVarsChange)
-    before, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, _merge_env_vars(env_vars))
-    return EnvVarsChange(
-        status="applied",
-        cluster_id=target.cluster_id,
-        message="Variables saved." + (" The running cluster restarts to apply them." if after.status == ACTIVE else ""),
-        **_sort_names(before.env_vars, env_vars),
-    )
+    stopped, _ = await rt.cloud.update_cluster(target.team_id, target.cluster_id, power_update(0, STOPPED))
+    _, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, power_update(1, ACTIVE))
+    action = "restarted" if _is_running(stopped) else "started"
+    message = "Stopped and started again." if action == "restarted" else "It was not running, so it was started."
+    done = ClusterChange(status=after.status or ACTIVE, cluster_id=target.cluster_id, action=action, message=message)
+    return await settle_after_change(ctx, target, done, wait, timeout_s)
 
 
-def _check_names(env_vars: dict[str, str]) -> None:
-    if not env_vars:
-        raise ToolError("env_vars is empty: give at least one variable name and its value.")
-    if bad := sorted(name for name in env_vars if not _ENV_VAR_NAME.fullmatch(name)):
-        raise ToolError(
-            f"Invalid environment variable names: {', '.join(map(repr, bad))}. "
-            "Use letters, digits and underscores, not starting with a digit."
-        )
-
-
-def _args(target: ClusterTarget) -> dict[str, Any]:
-    return {"team_id": target.team_id, "cluster_id": target.cluster_id}
-
-
-TOOLS = (
-    ToolSpec(get_cluster, "Get cluster", READ_ONLY, "cloud"),
-    ToolSpec(start_cluster, "Start cluster", mutating(destructive=False, idempotent=True), "cloud"),
-    ToolSpec(stop_cluster, "Stop cluster", mutating(destructive=True, idempotent=True), "cloud"),
-    ToolSpec(set_env_vars, "Set env vars", mutating(destructive=True, idempotent=True), "cloud"),
+TOOLS: tuple[ToolSpec, ...] = (
+    reads(get_cluster, "Get cluster", "cloud"),
+    changes(start_cluster, "Start cluster", "cloud", plan=plan_start, destructive=False, idempotent=True),
+    changes(stop_cluster, "Stop cluster", "cloud", plan=plan_stop, destructive=True, idempotent=True),
+    changes(restart_cluster, "Restart cluster", "cloud", plan=plan_restart, destructive=True, idempotent=False),
 )
-

@@ -1,26 +1,26 @@
 """Pipelines on the Mage cluster: list them, and start a run (Mage runs a pipeline only through a trigger)."""
 
-import base64
-import binascii
 import json
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, Resolve
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from mage_mcp.clients import Pipeline, Trigger
-from mage_mcp.server.confirmation import Consent, MutationOutcome, Plan, asks_person
+from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import READ_ONLY, ToolSpec, mutating, runtime
+from .base import ToolSpec, changes, reads, runtime
+from .paging import cursor as next_page
+from .paging import offset_from
 
 OWNED_TRIGGER_NAME = "mage-mcp"
 """The API trigger this server creates once per pipeline and reuses for every run it starts."""
 
 RunVariables = Annotated[dict[str, Any] | None, Field(description="Block kwargs")]
 TriggerId = int | None  # default: the API trigger this server owns for the pipeline
-ConfirmationToken = str | None  # explained once, in the server instructions
+IdempotencyKey = Annotated[str | None, Field(max_length=200, description="Same key and arguments: no second run")]
 
 
 class PipelineItem(BaseModel):
@@ -49,48 +49,71 @@ async def list_pipelines(
     cursor: str | None = None,
 ) -> PipelineList:
     """List the Mage cluster's pipelines by uuid."""
-    offset = _offset_from(cursor)
+    offset = offset_from(cursor, "list_pipelines")
     page = await runtime(ctx).cluster.list_pipelines(search=search, limit=limit, offset=offset)
     return PipelineList(
         pipelines=[_item(p) for p in page.items],
         total=page.total,
-        next_cursor=_cursor(offset + len(page.items)) if page.has_more else None,
+        next_cursor=next_page(offset + len(page.items)) if page.has_more else None,
     )
 
 
 async def plan_run(
-    ctx: Context[Runtime, Any], pipeline_uuid: str, variables: RunVariables, trigger_id: TriggerId
+    ctx: Context[Runtime, Any],
+    pipeline_uuid: str,
+    variables: RunVariables,
+    trigger_id: TriggerId,
+    idempotency_key: IdempotencyKey,
 ) -> Plan:
-    cluster = runtime(ctx).cluster
-    pipeline = await cluster.get_pipeline(pipeline_uuid)
+    rt = runtime(ctx)
+    if idempotency_key is not None:
+        arguments = {"pipeline_uuid": pipeline_uuid, "variables": variables, "trigger_id": trigger_id}
+        if (first := rt.idempotency.recall("trigger_pipeline", idempotency_key, arguments)) is not None:
+            return Plan.nothing_to_do(f"Run {first['run_id']} was already started with this idempotency_key.", **first)
+    pipeline = await rt.cluster.get_pipeline(pipeline_uuid)
     shown = json.dumps(variables or {}, sort_keys=True, default=str)
     if trigger_id is not None:
-        chosen = _usable_trigger(await cluster.get_trigger(trigger_id), pipeline.uuid)
+        chosen = _usable_trigger(await rt.cluster.get_trigger(trigger_id), pipeline.uuid)
         via = f"through its trigger {chosen.id} ({chosen.name!r})"
-    elif (owned := await cluster.find_trigger(pipeline.uuid, OWNED_TRIGGER_NAME, "api")) is not None:
+    elif (owned := await rt.cluster.find_trigger(pipeline.uuid, OWNED_TRIGGER_NAME, "api")) is not None:
         via = f"through the server's API trigger {owned.id}"
     else:
         via = f"through a new API trigger {OWNED_TRIGGER_NAME!r} (created once, reused later)"
     return Plan(
-        summary=f"Start a run of pipeline {pipeline.uuid!r} on {cluster.base_url} {via}, with variables {shown}.",
+        summary=f"Start a run of pipeline {pipeline.uuid!r} on {rt.cluster.base_url} {via}, with variables {shown}.",
         changes={"pipeline_uuid": pipeline.uuid, "variables": variables or {}, "trigger_id": trigger_id},
     )
 
 
 async def trigger_pipeline(
     ctx: Context[Runtime, Any],
-    plan: Annotated[Plan, Resolve(plan_run)],
-    consent: Annotated[Consent, asks_person(plan_run)],
+    plan: Plan,
     pipeline_uuid: str,
     variables: RunVariables = None,
     trigger_id: TriggerId = None,
-    confirmation_token: ConfirmationToken = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RunStarted:
-    """Start a pipeline run; returns run_id at once (poll get_run)."""
+    """Start a pipeline run; returns run_id at once (then wait_for_run or get_run)."""
     rt = runtime(ctx)
+    if idempotency_key is None:
+        return await _start_run(rt, pipeline_uuid, variables, trigger_id)
     arguments = {"pipeline_uuid": pipeline_uuid, "variables": variables, "trigger_id": trigger_id}
-    if halt := rt.gate.settle("trigger_pipeline", arguments, plan, consent, confirmation_token):
-        return halt.into(RunStarted)
+    async with rt.idempotency.lock("trigger_pipeline", idempotency_key):
+        if (first := rt.idempotency.recall("trigger_pipeline", idempotency_key, arguments)) is not None:
+            return RunStarted.model_validate(
+                {**first, "message": f"Run {first['run_id']} was already started with this key."}
+            )
+        started = await _start_run(rt, pipeline_uuid, variables, trigger_id)
+        rt.idempotency.remember("trigger_pipeline", idempotency_key, arguments, started.model_dump(include=_REMEMBERED))
+    return started
+
+
+_REMEMBERED = {"status", "run_id", "pipeline_uuid", "trigger_id"}
+
+
+async def _start_run(
+    rt: Runtime, pipeline_uuid: str, variables: dict[str, Any] | None, trigger_id: int | None
+) -> RunStarted:
     if trigger_id is None:
         trigger = await rt.cluster.ensure_api_trigger(pipeline_uuid, OWNED_TRIGGER_NAME)
     else:
@@ -101,7 +124,7 @@ async def trigger_pipeline(
         run_id=run.id,
         pipeline_uuid=run.pipeline_uuid,
         trigger_id=trigger.id,
-        message=f"Run {run.id} created; poll get_run until its status is completed or failed.",
+        message=f"Run {run.id} created; wait_for_run (or get_run) tells when it is done.",
     )
 
 
@@ -125,23 +148,7 @@ def _item(pipeline: Pipeline) -> PipelineItem:
     )
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _offset_from(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(cursor.encode()))["offset"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise ToolError("Invalid cursor: pass the next_cursor value of a previous list_pipelines result.") from None
-    if not isinstance(offset, int) or offset < 0:
-        raise ToolError("Invalid cursor: pass the next_cursor value of a previous list_pipelines result.")
-    return offset
-
-
-TOOLS = (
-    ToolSpec(list_pipelines, "List pipelines", READ_ONLY, "cluster"),
-    ToolSpec(trigger_pipeline, "Run pipeline", mutating(destructive=False, idempotent=False), "cluster"),
+TOOLS: tuple[ToolSpec, ...] = (
+    reads(list_pipelines, "List pipelines", "cluster"),
+    changes(trigger_pipeline, "Run pipeline", "cluster", plan=plan_run, destructive=False, idempotent=False),
 )

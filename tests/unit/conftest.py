@@ -43,8 +43,9 @@ def cloud() -> FakeCloud:
 
 @pytest.fixture
 def make_server(mage: FakeMage, cloud: FakeCloud) -> ServerFactory:
-    def make(*, real_network: bool = False, **overrides: Any) -> MageMCPServer:
-        """A server on the fakes; `real_network` drops them, for tests of unreachable hosts."""
+    def make(*, real_network: bool = False, cluster_down: bool = False, **overrides: Any) -> MageMCPServer:
+        """A server on the fakes; `real_network` drops them, for tests of unreachable hosts, and
+        `cluster_down` points the cluster API at a loopback port where nothing listens."""
         values: dict[str, Any] = {
             "mage_cluster_url": "http://mage.test",
             "mage_email": mage.email,
@@ -57,9 +58,11 @@ def make_server(mage: FakeMage, cloud: FakeCloud) -> ServerFactory:
             "mage_cluster_id": CLUSTER,
             **overrides,
         }
+        if cluster_down:
+            values["mage_cluster_url"] = "http://127.0.0.1:9"
         runtime = Runtime(
             Settings(**values),
-            cluster_transport=None if real_network else httpx.ASGITransport(app=mage.app),
+            cluster_transport=None if real_network or cluster_down else httpx.ASGITransport(app=mage.app),
             cloud_transport=None if real_network else httpx.ASGITransport(app=cloud.app),
         )
         return build_server(runtime=runtime)

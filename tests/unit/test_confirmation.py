@@ -1,83 +1,173 @@
-"""No mutating request leaves the server before a person confirms: every tool, every path.
+"""No mutating request leaves the server before a person confirms: every mutating tool, every path.
 
-What reached Mage is read from the fakes' request recorders, never from the tool's answer.
+The tools come from the registry, so a new mutating tool cannot skip this file: it fails
+`test_every_mutating_tool_has_a_case` until it has a `Case` here. A token with any single
+argument changed is generated from the tool's own input schema. What reached Mage is read from
+the fakes' request recorders, never from the tool's answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.types import CallToolResult
 
 from mage_mcp.server.confirmation import ConfirmationGate
+from mage_mcp.tools import TOOLS
 from tests.fakes import FakeCloud, FakeMage
 from tests.unit.conftest import CLUSTER, TEAM, ServerFactory, answer
 
 pytestmark = pytest.mark.anyio
 
+MUTATING = sorted(spec.name for spec in TOOLS if spec.mutating)
+PLANES = {spec.name: spec.plane for spec in TOOLS}
+OTHER_CLUSTER = "cluster-2"
+Prepare = Callable[[FakeMage, FakeCloud], None]
+
+
+def _set_power(status: str, replicas: int) -> Prepare:
+    def prepare(mage: FakeMage, cloud: FakeCloud) -> None:
+        for cluster in cloud.clusters.values():
+            cluster["status"], cluster["config"]["replicaCount"] = status, replicas
+
+    return prepare
+
+
+def _without_greeting(mage: FakeMage, cloud: FakeCloud) -> None:
+    for cluster in cloud.clusters.values():
+        cluster["config"]["extraEnvs"] = [e for e in cluster["config"]["extraEnvs"] if e["name"] != "GREETING"]
+
+
+def _with_greeting(mage: FakeMage, cloud: FakeCloud) -> None:
+    _without_greeting(mage, cloud)
+    for cluster in cloud.clusters.values():
+        cluster["config"]["extraEnvs"].append({"name": "GREETING", "value": "hello-secret"})
+
+
+def _cpu_one(mage: FakeMage, cloud: FakeCloud) -> None:
+    for cluster in cloud.clusters.values():
+        cluster["config"]["resources"] = {"cpu": "1"}
+
+
+def _second_pipeline_and_trigger(mage: FakeMage, cloud: FakeCloud) -> None:
+    if "other_pipeline" not in mage.pipelines:
+        mage.add_pipeline("other_pipeline", blocks=["load_other"])
+        mage.add_trigger("example_pipeline", name="nightly", schedule_type="api", status="active")
+
+
+def _two_runs(status: str) -> Prepare:
+    """Runs 1 and 2 of example_pipeline, both `status` (re-made when a test deleted one)."""
+
+    def prepare(mage: FakeMage, cloud: FakeCloud) -> None:
+        if not mage.pipeline_runs:
+            trigger = mage.add_trigger("example_pipeline", status="active")
+            mage.trigger_run(trigger["id"])
+            mage.trigger_run(trigger["id"])
+        for run_id in (1, 2):
+            if run_id not in mage.pipeline_runs:
+                mage.pipeline_runs[run_id] = copy.deepcopy(mage.pipeline_runs[3 - run_id]) | {"id": run_id}
+            mage.complete_run(run_id, status)
+
+    return prepare
+
 
 @dataclass(frozen=True)
 class Case:
-    tool: str
+    """One call of a mutating tool that is a real change on the fakes, once `prepare` ran."""
+
     arguments: dict[str, Any]
-    other_arguments: dict[str, Any]  # the same tool with different arguments, to reuse a token on
-    effect: tuple[str, str] = ("PUT", f"/clusters/{CLUSTER}")  # the request that is the change: method, path end
+    effect: tuple[str, str]  # the request that is the change: method, end of the path
+    prepare: Prepare = lambda mage, cloud: None
+    variants: dict[str, Any] = field(default_factory=dict)  # other values that still plan, where the schema can't say
 
-    def applied(self, mage: FakeMage, cloud: FakeCloud) -> bool:
-        """Whether the request that makes the change reached Mage."""
+    def applied(self, tool: str, mage: FakeMage, cloud: FakeCloud) -> bool:
         method, path_end = self.effect
-        return any(m == method and p.endswith(path_end) for m, p in self.mutations(mage, cloud))
-
-    def mutations(self, mage: FakeMage, cloud: FakeCloud) -> list[tuple[str, str]]:
-        """Requests that change state (logins excluded) on the plane this tool acts on."""
-        recorder = cloud.recorder if self.tool in CLOUD_TOOLS else mage.recorder
-        return [(r.method, r.path) for r in recorder.mutations() if not r.path.endswith("/sessions")]
+        return any(m == method and p.endswith(path_end) for m, p in mutations(tool, mage, cloud))
 
 
-CLOUD_TOOLS = {"start_cluster", "stop_cluster", "set_env_vars"}
-CASES = [
-    Case("start_cluster", {}, {"cluster_id": "cluster-2"}),
-    Case("stop_cluster", {}, {"cluster_id": "cluster-2"}),
-    Case("set_env_vars", {"env_vars": {"GREETING": "hello-secret"}}, {"env_vars": {"GREETING": "other"}}),
-    Case(
-        "trigger_pipeline",
-        {"pipeline_uuid": "example_pipeline", "variables": {"x": 1}},
-        {"pipeline_uuid": "example_pipeline", "variables": {"x": 2}},
-        effect=("POST", "/pipeline_runs"),
+CLOUD_VARIANTS = {"team_id": TEAM, "cluster_id": OTHER_CLUSTER}
+CLUSTER_PUT = ("PUT", f"/clusters/{CLUSTER}")
+RUN_1 = "/api/pipeline_runs/1"
+CASES: dict[str, Case] = {
+    "cancel_run": Case({"run_id": 1}, ("PUT", RUN_1), _two_runs("running"), {"run_id": 2}),
+    "retry_run": Case(
+        {"run_id": 1}, ("PUT", RUN_1), _two_runs("failed"), {"run_id": 2, "from_block_uuid": "load_titanic"}
     ),
-]
-IDS = [case.tool for case in CASES]
+    "delete_run": Case({"run_id": 1}, ("DELETE", RUN_1), _two_runs("completed"), {"run_id": 2}),
+    "start_cluster": Case({}, CLUSTER_PUT, _set_power("Stopped", 0), CLOUD_VARIANTS),
+    "stop_cluster": Case({}, CLUSTER_PUT, _set_power("Active", 1), CLOUD_VARIANTS),
+    "restart_cluster": Case({}, CLUSTER_PUT, _set_power("Active", 1), CLOUD_VARIANTS),
+    "set_env_vars": Case({"env_vars": {"GREETING": "hello-secret"}}, CLUSTER_PUT, _without_greeting, CLOUD_VARIANTS),
+    "unset_env_vars": Case({"names": ["GREETING"]}, CLUSTER_PUT, _with_greeting, CLOUD_VARIANTS),
+    "update_cluster_config": Case({"config": {"resources": {"cpu": "2"}}}, CLUSTER_PUT, _cpu_one, CLOUD_VARIANTS),
+    "trigger_pipeline": Case(
+        {"pipeline_uuid": "example_pipeline", "variables": {"x": 1}},
+        ("POST", "/pipeline_runs"),
+        _second_pipeline_and_trigger,
+        {"pipeline_uuid": "other_pipeline", "trigger_id": 1},
+    ),
+}
+
+
+def mutations(tool: str, mage: FakeMage, cloud: FakeCloud) -> list[tuple[str, str]]:
+    """Requests that change state (logins excluded) on the plane this tool acts on."""
+    recorder = cloud.recorder if PLANES[tool] == "cloud" else mage.recorder
+    return [(r.method, r.path) for r in recorder.mutations() if not r.path.endswith("/sessions")]
 
 
 @pytest.fixture
 def cloud() -> FakeCloud:
-    """Two clusters; the one `stop_cluster` acts on must be running for the stop to be a change."""
+    """Two clusters, so that a token can be tried on another target."""
     fake = FakeCloud()
-    second = fake.cluster(CLUSTER) | {"id": "cluster-2", "name": "second"}
-    fake.clusters["cluster-2"] = second
+    fake.clusters[OTHER_CLUSTER] = fake.cluster(CLUSTER) | {"id": OTHER_CLUSTER, "name": "second"}
     return fake
 
 
-def prepare(case: Case, cloud: FakeCloud) -> None:
-    if case.tool == "stop_cluster":
-        for cluster in cloud.clusters.values():
-            cluster["status"], cluster["config"]["replicaCount"] = "Active", 1
+@pytest.fixture(params=MUTATING)
+def tool(request: pytest.FixtureRequest, mage: FakeMage, cloud: FakeCloud) -> str:
+    name: str = request.param
+    CASES[name].prepare(mage, cloud)
+    return name
+
+
+def text(result: CallToolResult) -> str:
+    return result.content[0].text  # type: ignore[union-attr]
+
+
+async def token_for(client: Client, tool: str) -> str:
+    first = await client.call_tool(tool, CASES[tool].arguments)
+    assert not first.is_error, first.content
+    assert first.structured_content is not None
+    assert first.structured_content["status"] == "confirmation_required", first.structured_content
+    return str(first.structured_content["confirmation_token"])
+
+
+def test_every_mutating_tool_has_a_case() -> None:
+    assert sorted(CASES) == MUTATING
+
+
+async def test_every_mutating_tool_takes_a_confirmation_token(client: Client) -> None:
+    for listed in (await client.list_tools()).tools:
+        if listed.name in MUTATING:
+            assert "confirmation_token" in listed.input_schema["properties"]
+            assert listed.annotations is not None and listed.annotations.read_only_hint is False
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
 async def test_accepted_elicitation_applies_the_change(
-    case: Case, mode: str, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
+    tool: str, mode: str, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
 ) -> None:
-    prepare(case, cloud)
     prompts: list[str] = []
     async with Client(make_server(), mode=mode, elicitation_callback=answer("accept", {"confirm": True}, prompts)) as c:
-        result = await c.call_tool(case.tool, case.arguments)
+        result = await c.call_tool(tool, CASES[tool].arguments)
     assert not result.is_error, result.content
     assert len(prompts) == 1
-    assert case.applied(mage, cloud)
+    assert CASES[tool].applied(tool, mage, cloud)
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -86,9 +176,8 @@ async def test_accepted_elicitation_applies_the_change(
     [("accept", {"confirm": False}, "declined"), ("decline", None, "declined"), ("cancel", None, "cancelled")],
     ids=["confirm-false", "decline", "cancel"],
 )
-@pytest.mark.parametrize("case", CASES, ids=IDS)
 async def test_refused_elicitation_sends_nothing(
-    case: Case,
+    tool: str,
     action: str,
     content: dict[str, Any] | None,
     status: str,
@@ -97,135 +186,155 @@ async def test_refused_elicitation_sends_nothing(
     mage: FakeMage,
     cloud: FakeCloud,
 ) -> None:
-    prepare(case, cloud)
     async with Client(make_server(), mode=mode, elicitation_callback=answer(action, content)) as c:
-        result = await c.call_tool(case.tool, case.arguments)
+        result = await c.call_tool(tool, CASES[tool].arguments)
     assert not result.is_error, result.content
     assert result.structured_content is not None
     assert result.structured_content["status"] == status
     assert "Nothing changed" in result.structured_content["message"]
-    assert case.mutations(mage, cloud) == []
+    assert mutations(tool, mage, cloud) == []
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-async def test_token_fallback_needs_the_token_then_applies(
-    case: Case, client: Client, mage: FakeMage, cloud: FakeCloud
+async def test_without_elicitation_a_token_is_needed_then_applies_once(
+    tool: str, client: Client, mage: FakeMage, cloud: FakeCloud
 ) -> None:
-    prepare(case, cloud)
-    first = await client.call_tool(case.tool, case.arguments)
-    assert not first.is_error, first.content
+    first = await client.call_tool(tool, CASES[tool].arguments)
     assert first.structured_content is not None
     body = first.structured_content
     assert body["status"] == "confirmation_required"
     assert body["plan"]["summary"] and body["expires_at"]
-    assert case.mutations(mage, cloud) == []
+    assert mutations(tool, mage, cloud) == []
 
-    second = await client.call_tool(case.tool, {**case.arguments, "confirmation_token": body["confirmation_token"]})
+    second = await client.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": body["confirmation_token"]})
     assert not second.is_error, second.content
-    assert case.applied(mage, cloud)
+    assert CASES[tool].applied(tool, mage, cloud)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-async def test_replayed_token_is_refused(case: Case, client: Client, mage: FakeMage, cloud: FakeCloud) -> None:
-    prepare(case, cloud)
-    token = (await client.call_tool(case.tool, case.arguments)).structured_content["confirmation_token"]  # type: ignore[index]
-    await client.call_tool(case.tool, {**case.arguments, "confirmation_token": token})
-    applied = case.mutations(mage, cloud)
-    undo(case, mage, cloud)  # so the replay would be a real change again, not a no-op
+async def test_a_replayed_token_is_refused(tool: str, client: Client, mage: FakeMage, cloud: FakeCloud) -> None:
+    token = await token_for(client, tool)
+    await client.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": token})
+    applied = mutations(tool, mage, cloud)
+    CASES[tool].prepare(mage, cloud)  # so that the replay would be a real change again, not a no-op
 
-    replay = await client.call_tool(case.tool, {**case.arguments, "confirmation_token": token})
-    assert replay.is_error
-    assert "already used" in replay.content[0].text  # type: ignore[union-attr]
-    assert case.mutations(mage, cloud) == applied
+    replay = await client.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": token})
+    assert replay.is_error and "already used" in text(replay)
+    assert mutations(tool, mage, cloud) == applied
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-async def test_token_for_other_arguments_is_refused(
-    case: Case, client: Client, mage: FakeMage, cloud: FakeCloud
+async def test_a_token_of_another_tool_is_refused(tool: str, client: Client, mage: FakeMage, cloud: FakeCloud) -> None:
+    other = next(name for name in MUTATING if name != tool)
+    CASES[other].prepare(mage, cloud)
+    token = await token_for(client, other)
+    CASES[tool].prepare(mage, cloud)
+    result = await client.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": token})
+    assert result.is_error and f"issued for {other!r}" in text(result)
+    assert mutations(tool, mage, cloud) == []
+
+
+async def test_a_token_with_any_single_argument_changed_is_refused(
+    tool: str, client: Client, mage: FakeMage, cloud: FakeCloud
 ) -> None:
-    prepare(case, cloud)
-    token = (await client.call_tool(case.tool, case.arguments)).structured_content["confirmation_token"]  # type: ignore[index]
-    reused = await client.call_tool(case.tool, {**case.other_arguments, "confirmation_token": token})
-    assert reused.is_error
-    assert "other arguments" in reused.content[0].text  # type: ignore[union-attr]
-    assert case.mutations(mage, cloud) == []
+    schema = next(t for t in (await client.list_tools()).tools if t.name == tool).input_schema
+    case = CASES[tool]
+    token = await token_for(client, tool)
+    arguments = [name for name in schema["properties"] if name != "confirmation_token"]
+    assert arguments
+    for name in arguments:
+        changed = {
+            **case.arguments,
+            name: case.variants.get(name, other_value(schema["properties"][name], case.arguments.get(name))),
+        }
+        result = await client.call_tool(tool, {**changed, "confirmation_token": token})
+        assert result.is_error, (name, result.content)
+        assert "other arguments" in text(result), (name, text(result))
+    assert mutations(tool, mage, cloud) == []
+    applied = await client.call_tool(tool, {**case.arguments, "confirmation_token": token})
+    assert not applied.is_error and case.applied(tool, mage, cloud)  # the refusals did not use the token up
 
 
-async def test_token_of_another_tool_is_refused(client: Client, cloud: FakeCloud) -> None:
-    token = (await client.call_tool("start_cluster", {})).structured_content["confirmation_token"]  # type: ignore[index]
-    prepare(CASES[1], cloud)
-    result = await client.call_tool("stop_cluster", {"confirmation_token": token})
-    assert result.is_error and "start_cluster" in result.content[0].text  # type: ignore[union-attr]
-    assert [r for r in cloud.recorder.mutations() if r.method == "PUT"] == []
+def other_value(schema: dict[str, Any], current: Any) -> Any:
+    """A valid value for `schema` that differs from `current` (None: the argument was left out)."""
+    kinds = schema.get("type", "string")
+    kind = next(k for k in ([kinds] if isinstance(kinds, str) else kinds) if k != "null")
+    if "enum" in schema:
+        return next(v for v in schema["enum"] if v != current)
+    if kind == "boolean":
+        return not (current if current is not None else schema.get("default", False))
+    if kind == "integer":
+        base = current if current is not None else schema.get("default", schema.get("minimum", 1))
+        return base + 1 if base + 1 <= schema.get("maximum", base + 1) else base - 1
+    if kind == "object":
+        return {**(current or {}), "VARIANT": "variant"}
+    if kind == "array":
+        return [*(current or []), "VARIANT"]
+    return f"{current or 'variant'}-other"
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-async def test_expired_token_is_refused(
-    case: Case, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
+async def test_an_expired_token_is_refused(
+    tool: str, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
 ) -> None:
-    prepare(case, cloud)
     now = [1_000_000.0]
     server = make_server()
     server.runtime.gate = ConfirmationGate("token", 300, clock=lambda: now[0])
     async with Client(server) as c:
-        token = (await c.call_tool(case.tool, case.arguments)).structured_content["confirmation_token"]  # type: ignore[index]
+        token = await token_for(c, tool)
         now[0] += 301
-        result = await c.call_tool(case.tool, {**case.arguments, "confirmation_token": token})
-    assert result.is_error and "expired" in result.content[0].text  # type: ignore[union-attr]
-    assert case.mutations(mage, cloud) == []
+        result = await c.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": token})
+    assert result.is_error and "expired" in text(result)
+    assert mutations(tool, mage, cloud) == []
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-async def test_token_from_another_server_process_is_refused(
-    case: Case, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
+async def test_a_token_from_another_server_process_is_refused(
+    tool: str, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
 ) -> None:
-    prepare(case, cloud)
     async with Client(make_server()) as other:
-        token = (await other.call_tool(case.tool, case.arguments)).structured_content["confirmation_token"]  # type: ignore[index]
+        token = await token_for(other, tool)
     async with Client(make_server()) as c:
-        result = await c.call_tool(case.tool, {**case.arguments, "confirmation_token": token})
-    assert result.is_error and "not issued by this server" in result.content[0].text  # type: ignore[union-attr]
-    assert case.mutations(mage, cloud) == []
+        result = await c.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": token})
+    assert result.is_error and "not issued by this server" in text(result)
+    assert mutations(tool, mage, cloud) == []
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
 async def test_deny_fallback_refuses_and_says_how_to_enable(
-    case: Case, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
+    tool: str, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
 ) -> None:
-    prepare(case, cloud)
     async with Client(make_server(mage_mcp_confirm_fallback="deny")) as c:
-        result = await c.call_tool(case.tool, {**case.arguments, "confirmation_token": "anything"})
+        result = await c.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": "anything"})
     assert result.is_error
-    text = result.content[0].text  # type: ignore[union-attr]
-    assert "MAGE_MCP_CONFIRM_FALLBACK" in text and "elicitation" in text
-    assert case.mutations(mage, cloud) == []
+    assert "MAGE_MCP_CONFIRM_FALLBACK" in text(result) and "elicitation" in text(result)
+    assert mutations(tool, mage, cloud) == []
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
 async def test_allow_fallback_applies_without_asking(
-    case: Case, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
+    tool: str, make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
 ) -> None:
-    prepare(case, cloud)
     async with Client(make_server(mage_mcp_confirm_fallback="allow")) as c:
-        result = await c.call_tool(case.tool, case.arguments)
+        result = await c.call_tool(tool, CASES[tool].arguments)
     assert not result.is_error, result.content
-    assert case.applied(mage, cloud)
+    assert CASES[tool].applied(tool, mage, cloud)
 
 
 async def test_elicitation_is_used_even_when_the_fallback_is_allow(
     make_server: ServerFactory, cloud: FakeCloud
 ) -> None:
-    async with Client(
-        make_server(mage_mcp_confirm_fallback="allow"), elicitation_callback=answer("decline")
-    ) as c:
+    async with Client(make_server(mage_mcp_confirm_fallback="allow"), elicitation_callback=answer("decline")) as c:
         result = await c.call_tool("start_cluster", {})
     assert result.structured_content is not None and result.structured_content["status"] == "declined"
-    assert cloud.recorder.mutations() == [r for r in cloud.recorder.mutations() if r.path.endswith("/sessions")]
+    assert mutations("start_cluster", FakeMage(), cloud) == []
 
 
-async def test_prompts_say_what_changes_and_never_a_value(
-    make_server: ServerFactory, cloud: FakeCloud
-) -> None:
+async def test_a_no_op_answers_without_asking_or_sending(make_server: ServerFactory, cloud: FakeCloud) -> None:
+    prompts: list[str] = []
+    async with Client(make_server(), elicitation_callback=answer("accept", {"confirm": True}, prompts)) as c:
+        result = await c.call_tool("stop_cluster", {})  # the fake's cluster is Stopped already
+    assert result.structured_content is not None
+    assert (
+        result.structured_content["status"] == "Stopped" and "No request sent" in result.structured_content["message"]
+    )
+    assert prompts == [] and mutations("stop_cluster", FakeMage(), cloud) == []
+
+
+async def test_prompts_say_what_changes_and_never_a_value(make_server: ServerFactory, cloud: FakeCloud) -> None:
     prompts: list[str] = []
     async with Client(make_server(), elicitation_callback=answer("decline", seen=prompts)) as c:
         await c.call_tool("set_env_vars", {"env_vars": {"NEW_ONE": "v4lue-n3w", "EXISTING": "v4lue-ch4nged"}})
@@ -251,14 +360,3 @@ async def test_confirmation_form_is_one_required_boolean(make_server: ServerFact
     assert schema["required"] == ["confirm"]
     assert schema["properties"]["confirm"]["type"] == "boolean"
     assert set(schema["properties"]) == {"confirm"}
-
-
-def undo(case: Case, mage: FakeMage, cloud: FakeCloud) -> None:
-    """Put the world back as it was before a confirmed call, so repeating it would change it again."""
-    for cluster in cloud.clusters.values():
-        if case.tool == "start_cluster":
-            cluster["status"], cluster["config"]["replicaCount"] = "Stopped", 0
-        elif case.tool == "stop_cluster":
-            cluster["status"], cluster["config"]["replicaCount"] = "Active", 1
-        elif case.tool == "set_env_vars":
-            cluster["config"]["extraEnvs"] = [e for e in cluster["config"]["extraEnvs"] if e["name"] != "GREETING"]

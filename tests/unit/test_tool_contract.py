@@ -8,28 +8,45 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
+from mage_mcp.tools import TOOLS
 from tests.fakes import FakeCloud, FakeMage
 
 pytestmark = pytest.mark.anyio
 
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "tools_list.json"
-MUTATING = {"start_cluster", "stop_cluster", "set_env_vars", "trigger_pipeline"}
-READ_ONLY = {"get_cluster", "list_pipelines", "get_run"}
+MUTATING = {spec.name for spec in TOOLS if spec.mutating}
+READ_ONLY = {spec.name for spec in TOOLS if not spec.mutating}
 REQUIRED = {
     "get_cluster": [],
     "start_cluster": [],
     "stop_cluster": [],
+    "restart_cluster": [],
     "set_env_vars": ["env_vars"],
+    "unset_env_vars": ["names"],
+    "update_cluster_config": ["config"],
     "list_pipelines": [],
     "trigger_pipeline": ["pipeline_uuid"],
     "get_run": ["run_id"],
+    "list_runs": [],
+    "wait_for_run": ["run_id"],
+    "get_run_logs": ["run_id"],
+    "diagnose_run": [],
+    "get_block_output": ["run_id", "block_uuid"],
+    "cancel_run": ["run_id"],
+    "retry_run": ["run_id"],
+    "delete_run": ["run_id"],
 }
+DESTRUCTIVE = {"stop_cluster", "restart_cluster", "set_env_vars", "unset_env_vars", "update_cluster_config"}
+DESTRUCTIVE |= {"cancel_run", "delete_run"}
+NOT_IDEMPOTENT = {"trigger_pipeline", "restart_cluster", "retry_run"}
+CONFIRMING_WORDS = re.compile(r"confirm|approv|consent|accept|allow|yes", re.IGNORECASE)
 
 
 async def listed(client: Client) -> dict[str, dict[str, Any]]:
@@ -63,14 +80,15 @@ async def test_annotations_are_honest(client: Client) -> None:
         hints = tools[name]["annotations"]
         assert hints["readOnlyHint"] is False
         assert isinstance(hints["destructiveHint"], bool) and isinstance(hints["idempotentHint"], bool)
-    assert tools["stop_cluster"]["annotations"]["destructiveHint"] is True
-    assert tools["trigger_pipeline"]["annotations"]["idempotentHint"] is False
+    assert {name for name in MUTATING if tools[name]["annotations"]["destructiveHint"]} == DESTRUCTIVE
+    assert {name for name in MUTATING if not tools[name]["annotations"]["idempotentHint"]} == NOT_IDEMPOTENT
 
 
 async def test_no_tool_lets_the_model_confirm_for_itself(client: Client) -> None:
     for name, tool in (await listed(client)).items():
         properties = tool["inputSchema"]["properties"]
-        assert not [p for p, s in properties.items() if s.get("type") == "boolean"], name
+        flags = [p for p, s in properties.items() if s.get("type") == "boolean"]
+        assert not [flag for flag in flags if CONFIRMING_WORDS.search(flag)], name
         if name in MUTATING:
             assert "confirmation_token" in properties
             assert "confirmation_token" not in tool["inputSchema"].get("required", [])
