@@ -7,7 +7,7 @@ makes the cluster restart, which `wait` waits for.
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -24,6 +24,7 @@ EnvVars = dict[str, str]
 Names = Annotated[list[str], Field(min_length=1, description="Variable names")]
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESTARTS = " The running cluster restarts to apply it."
+Change = TypeVar("Change", bound="ClusterChange")
 
 
 class EnvVarsChange(ClusterChange):
@@ -93,16 +94,15 @@ async def set_env_vars(
     timeout_s: TimeoutS = 300,
 ) -> EnvVarsChange:
     """Set env vars on a Mage Pro cluster, merged by name; values are never shown. A running cluster restarts."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    before, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, _merge(env_vars))
-    done = EnvVarsChange(
-        status="applied",
-        cluster_id=target.cluster_id,
-        message="Variables saved." + (_RESTARTS if after.status == ACTIVE else ""),
-        **_sort_names(before.env_vars, env_vars),
-    )
-    return await settle_after_change(ctx, target, done, wait and after.status == ACTIVE, timeout_s)
+
+    def outcome(before: Cluster, after: Cluster) -> EnvVarsChange:
+        return EnvVarsChange(
+            status="applied",
+            message="Variables saved." + (_RESTARTS if after.status == ACTIVE else ""),
+            **_sort_names(before.env_vars, env_vars),
+        )
+
+    return await _change(ctx, _merge(env_vars), outcome, (team_id, cluster_id), wait, timeout_s)
 
 
 # -- unset ----------------------------------------------------------------------------------
@@ -149,16 +149,31 @@ async def unset_env_vars(
     timeout_s: TimeoutS = 300,
 ) -> EnvVarsRemoval:
     """Remove env vars from a Mage Pro cluster by name; returns the names removed and those that were absent."""
+
+    def outcome(before: Cluster, after: Cluster) -> EnvVarsRemoval:
+        return EnvVarsRemoval(
+            status="applied",
+            message="Variables removed." + (_RESTARTS if after.status == ACTIVE else ""),
+            removed=sorted(set(names) & set(before.env_vars)),
+            absent=sorted(set(names) - set(before.env_vars)),
+        )
+
+    return await _change(ctx, _remove(names), outcome, (team_id, cluster_id), wait, timeout_s)
+
+
+async def _change(
+    ctx: Context[Runtime, Any],
+    change: Callable[[Cluster], ClusterUpdate | None],
+    outcome: Callable[[Cluster, Cluster], Change],
+    where_to: tuple[TeamId, ClusterId],
+    wait: bool,
+    timeout_s: int,
+) -> Change:
+    """Write the env var change; a running cluster restarts with it, which `wait` waits for."""
     rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    before, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, _remove(names))
-    done = EnvVarsRemoval(
-        status="applied",
-        cluster_id=target.cluster_id,
-        message="Variables removed." + (_RESTARTS if after.status == ACTIVE else ""),
-        removed=sorted(set(names) & set(before.env_vars)),
-        absent=sorted(set(names) - set(before.env_vars)),
-    )
+    target = rt.cluster_target(*where_to)
+    before, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, change)
+    done = outcome(before, after).model_copy(update={"cluster_id": target.cluster_id})
     return await settle_after_change(ctx, target, done, wait and after.status == ACTIVE, timeout_s)
 
 

@@ -25,20 +25,13 @@ from mcp.client.session import ElicitationFnT
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
+from mage_mcp.tools import TOOLS
 from tests.fakes import FakeCloud, FakeMage, RecordedRequest, serve_in_thread
 from tests.support.ports import free_port, port_open
 from tests.support.processes import assert_no_secrets, mage_mcp_command, read_text, stderr_file, stop
 
 TEAM, CLUSTER = "team-1", "cluster-1"
-TOOL_NAMES = {
-    "get_cluster",
-    "start_cluster",
-    "stop_cluster",
-    "set_env_vars",
-    "list_pipelines",
-    "trigger_pipeline",
-    "get_run",
-}
+TOOL_NAMES = {spec.name for spec in TOOLS}
 PIPELINE = "example_pipeline"
 STARTUP_TIMEOUT = 15.0
 MODES = ["auto", "legacy"]
@@ -233,7 +226,7 @@ async def check_declined_trigger(client: Client, answers: Answers, fakes: Fakes)
 
 
 async def check_tools_and_pipelines(client: Client) -> CallToolResult:
-    """`tools/list` names exactly the 7 tools; `list_pipelines` returns the example pipeline."""
+    """`tools/list` names exactly the registry's tools; `list_pipelines` returns the example pipeline."""
     tools = (await client.list_tools()).tools
     assert sorted(t.name for t in tools) == sorted(TOOL_NAMES)
     result = await client.call_tool("list_pipelines", {})

@@ -21,6 +21,7 @@ from tests.support.processes import assert_no_secrets, mage_mcp_command, read_te
 from .conftest import (
     MODES,
     PIPELINE,
+    TOOL_NAMES,
     Answers,
     Fakes,
     HttpServer,
@@ -140,7 +141,7 @@ def test_stdio_stdout_carries_only_protocol(raw_stdio_server: tuple[subprocess.P
     send({"jsonrpc": "2.0", "method": "notifications/initialized"})
     send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
     listed = reader.until_response(2)
-    assert len(listed["result"]["tools"]) == 7, listed
+    assert len(listed["result"]["tools"]) == len(TOOL_NAMES), listed
     send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_pipelines", "arguments": {}}})
     called = reader.until_response(3)
     assert called["result"].get("isError") is not True, called

@@ -12,6 +12,7 @@ from mcp import Client
 from mcp.client import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
 
+from mage_mcp.clients import ClusterClient, Credentials
 from mage_mcp.server.app import MageMCPServer, build_server
 from mage_mcp.server.config import Settings
 from mage_mcp.server.runtime import Runtime
@@ -39,6 +40,17 @@ def mage() -> FakeMage:
 @pytest.fixture
 def cloud() -> FakeCloud:
     return FakeCloud()
+
+
+@pytest.fixture
+async def cluster(mage: FakeMage) -> AsyncIterator[ClusterClient]:
+    """The cluster client on its own, against the fake."""
+    async with ClusterClient(
+        "http://mage.test",
+        credentials=Credentials(mage.email, mage.password),
+        transport=httpx.ASGITransport(app=mage.app),
+    ) as client:
+        yield client
 
 
 @pytest.fixture

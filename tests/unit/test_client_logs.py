@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from mage_mcp.clients import ClusterClient, Credentials, LogFile, LogLine, MageNotFoundError, parse_log_lines
+from mage_mcp.clients import ClusterClient, LogFile, LogLine, MageNotFoundError, parse_log_lines
 from tests.fakes import FakeMage
 
 pytestmark = pytest.mark.anyio
@@ -24,16 +22,6 @@ TRACEBACK = [
     "    raise ValueError('boom-4417')",
     "ValueError: boom-4417",
 ]
-
-
-@pytest.fixture
-async def cluster(mage: FakeMage) -> AsyncIterator[ClusterClient]:
-    async with ClusterClient(
-        "http://mage.test",
-        credentials=Credentials(mage.email, mage.password),
-        transport=httpx.ASGITransport(app=mage.app),
-    ) as client:
-        yield client
 
 
 def run_of(mage: FakeMage) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mage_mcp.clients import BlockOutput, ClusterClient, Credentials
+from mage_mcp.clients import BlockOutput, ClusterClient
 from tests.fakes import FakeMage
 from tests.fakes.cluster import table_output, text_output
 
 pytestmark = pytest.mark.anyio
 
 SAMPLES = json.loads((Path(__file__).resolve().parents[1] / "fakes/samples/mage_block_outputs.json").read_text())
-
-
-@pytest.fixture
-async def cluster(mage: FakeMage) -> AsyncIterator[ClusterClient]:
-    async with ClusterClient(
-        "http://mage.test",
-        credentials=Credentials(mage.email, mage.password),
-        transport=httpx.ASGITransport(app=mage.app),
-    ) as client:
-        yield client
 
 
 @pytest.fixture

@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
-from mage_mcp.clients import ClusterClient, Credentials, MageNotFoundError, PipelineRun
+from mage_mcp.clients import ClusterClient, MageNotFoundError, PipelineRun
 from tests.fakes import FakeMage
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def cluster(mage: FakeMage) -> AsyncIterator[ClusterClient]:
-    async with ClusterClient(
-        "http://mage.test",
-        credentials=Credentials(mage.email, mage.password),
-        transport=httpx.ASGITransport(app=mage.app),
-    ) as client:
-        await client.list_pipelines(limit=1)  # logged in: requests counted below are the tests' own
-        mage.recorder.clear()
-        yield client
+async def cluster(cluster: ClusterClient, mage: FakeMage) -> ClusterClient:
+    """The client, logged in: the requests the tests count are their own."""
+    await cluster.list_pipelines(limit=1)
+    mage.recorder.clear()
+    return cluster
 
 
 @pytest.fixture

@@ -23,16 +23,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def cluster(mage: FakeMage) -> AsyncIterator[ClusterClient]:
-    async with ClusterClient(
-        "http://mage.test",
-        credentials=Credentials(mage.email, mage.password),
-        transport=httpx.ASGITransport(app=mage.app),
-    ) as client:
-        yield client
-
-
-@pytest.fixture
 async def cloud_client(cloud: FakeCloud) -> AsyncIterator[CloudClient]:
     async with CloudClient(
         "http://cloud.test/api/v1",
