@@ -11,30 +11,21 @@ Nothing here matches Mage's error messages, which are unreliable (mage-real.md, 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
-from mcp.client import ClientRequestContext
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextContent
-from pydantic import SecretStr
 
-from mage_mcp.server.app import MageMCPServer, build_server
-from mage_mcp.server.config import ConfirmFallback, Settings
-from tests.support.mage_api import TERMINAL_RUN_STATUSES, MageApi, login_token
+from tests.integration.conftest import ServerFactory
+from tests.support.mage_api import TERMINAL_RUN_STATUSES, MageApi
+from tests.support.mcp_results import Action, Prompts, accept, ok, text_of
 
-if TYPE_CHECKING:
-    from tests.integration.conftest import RealMage
-
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("isolated_environment")]
 
 OWNED_TRIGGER = "mage-mcp"
 RUN_TIMEOUT_S = 60.0
@@ -67,26 +58,6 @@ class MagePipeline:
 # -- fixtures ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Settings come only from what a test passes: no MAGE_* variable or .env file leaks in."""
-    for name in [n for n in os.environ if n.startswith("MAGE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def admin_token(real_mage: RealMage) -> str:
-    """One owner login for the module (a login costs about 1 s of bcrypt in Mage)."""
-    return login_token(real_mage.url, real_mage.email, real_mage.password)
-
-
-@pytest.fixture
-async def admin(real_mage: RealMage, admin_token: str) -> AsyncIterator[MageApi]:
-    async with aclosing(MageApi(real_mage.url, token=admin_token)) as api:
-        yield api
-
-
 @pytest.fixture
 async def pipeline(admin: MageApi) -> AsyncIterator[MagePipeline]:
     """A new pipeline with one data_loader block, unique names (block files are project-wide)."""
@@ -98,60 +69,6 @@ async def pipeline(admin: MageApi) -> AsyncIterator[MagePipeline]:
         yield MagePipeline(uuid=uuid, block_uuid=block, admin=admin)
     finally:
         await admin.remove_pipeline(uuid)
-
-
-ServerFactory = Callable[..., MageMCPServer]
-
-
-@pytest.fixture
-def make_server(real_mage: RealMage) -> ServerFactory:
-    """Servers for the session's Mage. The fallback defaults to `deny`, so a test that expects a
-    prompt fails loudly if the server never asks."""
-
-    def make(*, password: str | None = None, fallback: ConfirmFallback = "deny") -> MageMCPServer:
-        return build_server(
-            Settings(
-                mage_cluster_url=real_mage.url,
-                mage_email=real_mage.email,
-                mage_password=SecretStr(password if password is not None else real_mage.password),
-                mage_mcp_confirm_fallback=fallback,
-            )
-        )
-
-    return make
-
-
-Action = Literal["accept", "decline", "cancel"]
-
-
-class Prompts:
-    """An elicitation callback that answers every prompt the same way and keeps the messages."""
-
-    def __init__(self, action: Action, content: dict[str, Any] | None = None) -> None:
-        self.action = action
-        self.content = content
-        self.seen: list[str] = []
-
-    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        self.seen.append(params.message)
-        return ElicitResult(action=self.action, content=self.content)
-
-
-def accept() -> Prompts:
-    return Prompts("accept", {"confirm": True})
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return dict(result.structured_content)
 
 
 async def wait_for_run(client: Client, run_id: int) -> dict[str, Any]:
