@@ -30,7 +30,8 @@ INSTRUCTIONS = (
     "(team_id/cluster_id default to the configured cluster). A person confirms every change; a change "
     "result may add message, plan, confirmation_token and expires_at. On status confirmation_required, "
     "show the plan to the user and, once they approve, repeat the call with that confirmation_token. "
-    "Waits (wait_for_run, wait=true) send progress and return the current state with timed_out on timeout."
+    "Waits (wait_for_run, wait=true) send progress and return the current state with timed_out on timeout; "
+    "a cluster change with wait=true adds ready, timed_out, api (ready/not_answering/unknown) and waited_s."
 )
 MAX_RESULT_BYTES = 100_000
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from mage_mcp.clients import Cluster, ClusterClient, ClusterUpdate, MageError
 from mage_mcp.server.confirmation import MutationOutcome, Plan
@@ -39,14 +40,15 @@ class ClusterInfo(BaseModel):
 
 
 class ClusterChange(MutationOutcome):
-    """A change to a cluster; `ready`, `timed_out`, `api` and `waited_s` only when the call waited."""
+    """A change to a cluster. The fields of a wait are the same for every cluster tool that waits, so
+    the server instructions describe them once instead of four output schemas (they are still sent)."""
 
     cluster_id: str | None = None
     action: str | None = None
-    ready: bool | None = None
-    timed_out: bool | None = None
-    api: ApiState | None = None
-    waited_s: float | None = None
+    ready: SkipJsonSchema[bool | None] = None
+    timed_out: SkipJsonSchema[bool | None] = None
+    api: SkipJsonSchema[ApiState | None] = None
+    waited_s: SkipJsonSchema[float | None] = None
 
 
 # -- reading ----------------------------------------------------------------------------------
