@@ -49,7 +49,8 @@ CLOUD_STOP_TIMEOUT_S = 60.0
 LEFTOVER_GRACE_S = 10.0
 LOG_TAIL_LINES = 40
 # Values that must never reach the stderr of mage-mcp or of the local cloud (besides the passwords and key).
-NEVER_LOGGED = ("hello",)
+GREETING = "bonjour-7f3a9c"  # the env var value the tests set; unique, so a leak cannot hide in other text
+NEVER_LOGGED = (GREETING,)
 
 
 # ------------------------------------------------------------------------------- the local cloud
