@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from mage_mcp.clients import PipelineRun, parse_log_lines
+from mage_mcp.clients import LogLine, PipelineRun, parse_log_lines
 from mage_mcp.server.runtime import Runtime
 
 from .base import ToolSpec, reads, runtime
@@ -99,7 +99,7 @@ async def _run_id(ctx: Context[Runtime, Any], run_id: int | None, pipeline_uuid:
     return page.items[0].id
 
 
-def _error_lines(lines: list[Any], block_uuid: str) -> list[str]:
+def _error_lines(lines: list[LogLine], block_uuid: str) -> list[str]:
     """The last lines the block logged at error level: the end of its traceback, exception last."""
     errors = select(lines, block_uuid=block_uuid, level="error")
     return [cut(line.message, LINE_CHARS) for line in errors[-ERROR_LINES:]]
