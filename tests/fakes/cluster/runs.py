@@ -197,15 +197,7 @@ class RunsRoutes(OutputsRoutes):
         item = self._run_to_dict(run)
         item["block_runs"] = [
             {
-                "pipeline_run_id": br["pipeline_run_id"],
-                "block_uuid": br["block_uuid"],
-                "status": br["status"],
-                "started_at": mage_str(br["started_at"]),
-                "completed_at": mage_str(br["completed_at"]),
-                "metrics": copy.deepcopy(br["metrics"]),
-                "id": br["id"],
-                "created_at": mage_str(br["created_at"]),
-                "updated_at": mage_str(br["updated_at"]),
+                **_embedded_block_run(br),
                 "pipeline_schedule_id": run["pipeline_schedule_id"],
                 "pipeline_schedule_name": schedule["name"] if schedule else None,
             }
@@ -217,20 +209,7 @@ class RunsRoutes(OutputsRoutes):
         schedule = self.pipeline_schedules.get(int(run["pipeline_schedule_id"]))
         pipeline = self.pipelines.get(str(run["pipeline_uuid"]))
         item = self._run_to_dict(run)
-        item["block_runs"] = [
-            {
-                "pipeline_run_id": br["pipeline_run_id"],
-                "block_uuid": br["block_uuid"],
-                "status": br["status"],
-                "started_at": mage_str(br["started_at"]),
-                "completed_at": mage_str(br["completed_at"]),
-                "metrics": copy.deepcopy(br["metrics"]),
-                "id": br["id"],
-                "created_at": mage_str(br["created_at"]),
-                "updated_at": mage_str(br["updated_at"]),
-            }
-            for br in run["block_runs"]
-        ]
+        item["block_runs"] = [_embedded_block_run(br) for br in run["block_runs"]]
         item["block_runs_count"] = len(run["block_runs"])
         item["completed_block_runs_count"] = sum(1 for br in run["block_runs"] if br["status"] == "completed")
         item["pipeline_schedule_name"] = schedule["name"] if schedule else None
@@ -347,3 +326,18 @@ class RunsRoutes(OutputsRoutes):
         items = [self._block_run_item(br, run, with_schedule=True) for run in runs for br in run["block_runs"]]
         return self._db_list("block_runs", items, query)
 
+
+
+def _embedded_block_run(br: Mapping[str, Any]) -> dict[str, Any]:
+    """A block run as a run's detail and its list item embed it (Mage's run presenter)."""
+    return {
+        "pipeline_run_id": br["pipeline_run_id"],
+        "block_uuid": br["block_uuid"],
+        "status": br["status"],
+        "started_at": mage_str(br["started_at"]),
+        "completed_at": mage_str(br["completed_at"]),
+        "metrics": copy.deepcopy(br["metrics"]),
+        "id": br["id"],
+        "created_at": mage_str(br["created_at"]),
+        "updated_at": mage_str(br["updated_at"]),
+    }
