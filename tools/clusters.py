@@ -6,18 +6,21 @@ the cluster's own API answers, which the server can see only for the configured 
 """
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from mage_mcp.clients import Cluster, ClusterClient, ClusterUpdate, MageError
+from mage_mcp.clients import Cluster, ClusterUpdate, MageError
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import ClusterTarget, Runtime
 
 from .base import ToolSpec, changes, reads, runtime
 from .waiting import Observation, wait_for
+
+if TYPE_CHECKING:
+    from mage_mcp.clients import ClusterClient  # loads httpx: at run time only once a tool uses a client
 
 TeamId = str | None  # defaults to MAGE_TEAM_ID (said once, in the server instructions)
 ClusterId = str | None  # defaults to MAGE_CLUSTER_ID
@@ -69,7 +72,7 @@ async def get_cluster(ctx: Context[Runtime, Any], team_id: TeamId = None, cluste
     )
 
 
-async def api_state(api: ClusterClient | None) -> ApiState:
+async def api_state(api: "ClusterClient | None") -> ApiState:
     """Whether the cluster's API answers `GET /api/status` right now (a short timeout)."""
     if api is None:
         return "unknown"
@@ -112,7 +115,7 @@ async def settle_after_change(
 _WAITING = "waiting for the cluster API to answer GET /api/status"
 
 
-async def _probe(api: ClusterClient) -> Observation[ApiState]:
+async def _probe(api: "ClusterClient") -> Observation[ApiState]:
     if not await api.is_answering(timeout_s=STATUS_TIMEOUT_S):
         return Observation("not_answering", False, _WAITING)
     try:

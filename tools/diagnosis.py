@@ -12,11 +12,11 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from mage_mcp.clients import LogLine, PipelineRun, parse_log_lines
+from mage_mcp.clients import LogLine, PipelineRun
 from mage_mcp.server.runtime import Runtime
 
 from .base import ToolSpec, reads, runtime
-from .logs import select
+from .logs import run_log_lines, select
 from .paging import cut
 from .runs import duration_s
 
@@ -67,7 +67,7 @@ async def diagnose_run(
     """Why a run (or a pipeline's latest failed run) failed: block errors, skipped blocks, last success, next calls."""
     cluster = runtime(ctx).cluster
     run = await cluster.get_run(await _run_id(ctx, run_id, pipeline_uuid))
-    lines = parse_log_lines((await cluster.run_logs(run.pipeline_uuid, run.id)).files)
+    lines = await run_log_lines(cluster, run.pipeline_uuid, run.id)
     failed = [
         FailedBlock(block_uuid=b.block_uuid, status=b.status, error_lines=_error_lines(lines, b.block_uuid))
         for b in run.block_runs

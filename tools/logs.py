@@ -6,8 +6,9 @@ time). The filters work on entries, so a traceback is never split from the line 
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
@@ -17,6 +18,9 @@ from mage_mcp.server.runtime import Runtime
 from .base import ToolSpec, reads, runtime
 from .paging import cut, newest_that_fit
 from .runs import RunId
+
+if TYPE_CHECKING:
+    from mage_mcp.clients import ClusterClient  # loads httpx: at run time only once a tool uses a client
 
 Level = Literal["error", "warning", "info", "debug"]
 RANK: dict[str, int] = {"debug": 0, "info": 1, "warning": 2, "error": 3}
@@ -51,7 +55,7 @@ async def get_run_logs(
     """A run's log lines, oldest first, filtered by block, level and text and tailed; says how many were left out."""
     cluster = runtime(ctx).cluster
     run = await cluster.get_run(run_id)
-    lines = parse_log_lines((await cluster.run_logs(run.pipeline_uuid, run.id)).files)
+    lines = await run_log_lines(cluster, run.pipeline_uuid, run.id)
     matched = select(lines, block_uuid=block_uuid, level=level, contains=contains)
     kept = newest_that_fit([_shown(line) for line in tail_entries(matched, tail)], _size)
     return RunLogs(
@@ -63,6 +67,13 @@ async def get_run_logs(
         truncated=len(kept) < len(matched),
         left_out=len(matched) - len(kept),
     )
+
+
+async def run_log_lines(cluster: "ClusterClient", pipeline_uuid: str, run_id: int) -> list[LogLine]:
+    """A run's log lines, parsed in a worker thread: a big log takes seconds, which the event loop
+    (and every other call the server is answering) must not wait for."""
+    logs = await cluster.run_logs(pipeline_uuid, run_id)
+    return await anyio.to_thread.run_sync(parse_log_lines, logs.files)
 
 
 def select(

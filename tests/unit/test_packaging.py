@@ -52,3 +52,16 @@ def test_a_regular_install_holds_only_mage_mcp(tmp_path: Path) -> None:
     for module in ("__main__.py", "server/app.py", "tools/clusters.py", "clients/cluster/__init__.py", "local/mage.py",
                    "local/mage-constraints-0.9.80.txt", "py.typed"):
         assert (package / module).is_file(), module
+
+
+def test_building_the_server_does_not_load_httpx() -> None:
+    """Start-up imports the SDK, pydantic and the project's own modules; the clients (and httpx) load on
+    a tool's first use, which keeps the spawn → initialize time close to a bare SDK server's."""
+    probe = (
+        "import sys\n"
+        "from mage_mcp.server.app import build_server\n"
+        "from mage_mcp.server.config import Settings\n"
+        "build_server(Settings())\n"
+        "assert 'httpx' not in sys.modules, 'httpx was imported at start-up'\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT / "tests")
