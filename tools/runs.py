@@ -46,6 +46,14 @@ class RunInfo(BaseModel):
 class RunWait(RunInfo):
     timed_out: bool
     waited_s: float
+    hint: str | None = None
+
+
+NOT_PICKED_UP = (
+    "Every block is still initial: Mage's scheduler has not picked the run up. After a retry_run this can last "
+    "(Mage 0.9.80 reuses the run's job id, and its process queue may skip it); cancel_run it and trigger_pipeline "
+    "a new run."
+)
 
 
 class RunItem(BaseModel):
@@ -159,7 +167,14 @@ async def wait_for_run(
         return _observed(await cluster.get_run(run_id))
 
     waited = await wait_for(ctx, probe, _observed(await cluster.get_run(run_id)), timeout_s)
-    return RunWait(**run_info(waited.last.value).model_dump(), timed_out=waited.timed_out, waited_s=waited.waited_s)
+    run = waited.last.value
+    stuck = waited.timed_out and bool(run.block_runs) and all(b.status == "initial" for b in run.block_runs)
+    return RunWait(
+        **run_info(run).model_dump(),
+        timed_out=waited.timed_out,
+        waited_s=waited.waited_s,
+        hint=NOT_PICKED_UP if stuck else None,
+    )
 
 
 def _observed(run: PipelineRun) -> Observation[PipelineRun]:
@@ -257,7 +272,7 @@ async def retry_run(
         status=run.status,
         run_id=run.id,
         pipeline_uuid=run.pipeline_uuid,
-        message=f"{plan.summary} wait_for_run tells when it is done.",
+        message=f"{plan.summary} wait_for_run tells when it is done (and what to do if Mage never picks it up).",
     )
 
 

@@ -218,6 +218,14 @@ async def test_wait_for_run_times_out_with_the_current_state(client: Client, mag
     with anyio.fail_after(10):
         result = body(await client.call_tool("wait_for_run", {"run_id": run["id"], "timeout_s": 2}))
     assert result["status"] == "running" and result["timed_out"] is True and result["id"] == run["id"]
+    assert "cancel_run" in result["hint"]  # every block still initial: the scheduler never picked it up
+
+
+async def test_a_wait_on_a_run_that_is_moving_gives_no_hint(client: Client, mage: FakeMage) -> None:
+    run = new_run(mage, "running")
+    run["block_runs"][0]["status"] = "running"
+    result = body(await client.call_tool("wait_for_run", {"run_id": run["id"], "timeout_s": 1}))
+    assert result["timed_out"] is True and "hint" not in result
 
 
 async def test_other_calls_are_answered_while_a_wait_runs(client: Client, mage: FakeMage) -> None:
