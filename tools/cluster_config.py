@@ -19,8 +19,8 @@ from mage_mcp.clients import Cluster, ClusterUpdate
 from mage_mcp.server.confirmation import Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, runtime
-from .clusters import ACTIVE, ClusterChange, ClusterId, TeamId, where
+from .base import ToolSpec, changes
+from .clusters import ACTIVE, ClusterChange, ClusterId, TeamId, read_cluster, where, write_cluster
 
 ConfigPatch = Annotated[dict[str, Any], Field(description="Partial config, merged in; null removes a key")]
 OWN_TOOLS = {
@@ -68,8 +68,22 @@ def _shown(path: str, value: Any) -> str:
         return "(absent)"
     if any(_CREDENTIAL.search(part) for part in path.split(".")):
         return "***"
-    text = json.dumps(value, sort_keys=True, default=str)
+    text = json.dumps(_redacted(value), sort_keys=True, default=str)
     return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}…"
+
+
+def _redacted(value: Any) -> Any:
+    """A list or object as the plan may show it: values under credential-like keys, and the value of
+    every `{"name", "value"}` entry (the shape of an environment variable), become `***`."""
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    env_var = "name" in value and "value" in value
+    return {
+        key: "***" if _CREDENTIAL.search(str(key)) or (env_var and key == "value") else _redacted(item)
+        for key, item in value.items()
+    }
 
 
 def _patched(config: dict[str, Any]) -> Callable[[Cluster], ClusterUpdate | None]:
@@ -82,9 +96,7 @@ def _patched(config: dict[str, Any]) -> Callable[[Cluster], ClusterUpdate | None
 
 async def plan_config(ctx: Context[Runtime, Any], config: ConfigPatch, team_id: TeamId, cluster_id: ClusterId) -> Plan:
     _refuse_own_keys(config)
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    target, cluster = await read_cluster(ctx, team_id, cluster_id)
     diff = changed_paths(cluster.config, merge_patch(cluster.config, config))
     if not diff:
         return Plan.nothing_to_do(
@@ -107,9 +119,7 @@ async def update_cluster_config(
     cluster_id: ClusterId = None,
 ) -> ConfigChange:
     """Change part of a Mage Pro cluster's config (merged in, the rest kept as is); returns the changed key paths."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    before, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, _patched(config))
+    target, before, after = await write_cluster(ctx, team_id, cluster_id, _patched(config))
     return ConfigChange(
         status="applied",
         cluster_id=target.cluster_id,

@@ -59,16 +59,14 @@ class ClusterChange(MutationOutcome):
 
 async def get_cluster(ctx: Context[Runtime, Any], team_id: TeamId = None, cluster_id: ClusterId = None) -> ClusterInfo:
     """Show a Mage Pro cluster: status, replicas, env var names (not values), and whether its API answers now."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    target, cluster = await read_cluster(ctx, team_id, cluster_id)
     return ClusterInfo(
         cluster_id=target.cluster_id,
         name=cluster.name,
         status=cluster.status,
         replica_count=cluster.replica_count,
         env_var_names=sorted(cluster.env_vars),
-        api=await api_state(rt.cluster_api_of(target)),
+        api=await api_state(runtime(ctx).cluster_api_of(target)),
     )
 
 
@@ -77,6 +75,28 @@ async def api_state(api: "ClusterClient | None") -> ApiState:
     if api is None:
         return "unknown"
     return "ready" if await api.is_answering(timeout_s=STATUS_TIMEOUT_S) else "not_answering"
+
+
+async def read_cluster(
+    ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: ClusterId
+) -> tuple[ClusterTarget, Cluster]:
+    """The cluster a tool acts on (its arguments, else the configured one) and how the Cloud API has it now."""
+    rt = runtime(ctx)
+    target = rt.cluster_target(team_id, cluster_id)
+    return target, await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+
+
+async def write_cluster(
+    ctx: Context[Runtime, Any],
+    team_id: TeamId,
+    cluster_id: ClusterId,
+    change: Callable[[Cluster], ClusterUpdate | None],
+) -> tuple[ClusterTarget, Cluster, Cluster]:
+    """Apply `change` to a fresh read of the cluster (one writer per cluster): the target, before and after."""
+    rt = runtime(ctx)
+    target = rt.cluster_target(team_id, cluster_id)
+    before, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, change)
+    return target, before, after
 
 
 def where(target: ClusterTarget, cluster: Cluster) -> str:
@@ -160,9 +180,7 @@ async def _running_runs(rt: Runtime, target: ClusterTarget) -> tuple[str, list[i
 
 
 async def plan_start(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: ClusterId) -> Plan:
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    target, cluster = await read_cluster(ctx, team_id, cluster_id)
     if power_update(1, ACTIVE)(cluster) is None:
         return Plan.nothing_to_do(
             f"The {where(target, cluster)} is already {ACTIVE}.", status=ACTIVE, cluster_id=target.cluster_id
@@ -183,9 +201,7 @@ async def start_cluster(
     timeout_s: TimeoutS = 300,
 ) -> ClusterChange:
     """Start a Mage Pro cluster; its API answers minutes later (wait=true returns once it does)."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    _, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, power_update(1, ACTIVE))
+    target, _, after = await write_cluster(ctx, team_id, cluster_id, power_update(1, ACTIVE))
     done = ClusterChange(
         status=after.status or ACTIVE, cluster_id=target.cluster_id, action="started", message=plan.summary
     )
@@ -193,14 +209,12 @@ async def start_cluster(
 
 
 async def plan_stop(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: ClusterId) -> Plan:
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    target, cluster = await read_cluster(ctx, team_id, cluster_id)
     if not _is_running(cluster):
         return Plan.nothing_to_do(
             f"The {where(target, cluster)} is already {STOPPED}.", status=STOPPED, cluster_id=target.cluster_id
         )
-    interrupted, run_ids = await _running_runs(rt, target)
+    interrupted, run_ids = await _running_runs(runtime(ctx), target)
     return Plan(
         summary=f"Stop the Mage Pro {where(target, cluster)}: status {cluster.status} → {STOPPED}, replicas "
         f"{cluster.replica_count} → 0.{interrupted}",
@@ -212,25 +226,21 @@ async def stop_cluster(
     ctx: Context[Runtime, Any], plan: Plan, team_id: TeamId = None, cluster_id: ClusterId = None
 ) -> ClusterChange:
     """Stop a Mage Pro cluster; its running pipeline runs stop."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    _, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, power_update(0, STOPPED))
+    target, _, after = await write_cluster(ctx, team_id, cluster_id, power_update(0, STOPPED))
     return ClusterChange(
         status=after.status or STOPPED, cluster_id=target.cluster_id, action="stopped", message=plan.summary
     )
 
 
 async def plan_restart(ctx: Context[Runtime, Any], team_id: TeamId, cluster_id: ClusterId) -> Plan:
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    target, cluster = await read_cluster(ctx, team_id, cluster_id)
     if not _is_running(cluster):
         return Plan(
             summary=f"The Mage Pro {where(target, cluster)} is {cluster.status}, so it is started (not restarted): "
             f"status → {ACTIVE}, replicas → 1.",
             changes={"action": "start", "status": ACTIVE, "replicaCount": 1},
         )
-    interrupted, run_ids = await _running_runs(rt, target)
+    interrupted, run_ids = await _running_runs(runtime(ctx), target)
     return Plan(
         summary=f"Restart the Mage Pro {where(target, cluster)}: stop it (replicas → 0), then start it again "
         f"(replicas → 1).{interrupted}",
@@ -247,10 +257,8 @@ async def restart_cluster(
     timeout_s: TimeoutS = 300,
 ) -> ClusterChange:
     """Restart a Mage Pro cluster: stop, then start (a stopped one just starts); wait=true returns once it answers."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    stopped, _ = await rt.cloud.update_cluster(target.team_id, target.cluster_id, power_update(0, STOPPED))
-    _, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, power_update(1, ACTIVE))
+    target, stopped, _ = await write_cluster(ctx, team_id, cluster_id, power_update(0, STOPPED))
+    _, _, after = await write_cluster(ctx, team_id, cluster_id, power_update(1, ACTIVE))
     action = "restarted" if _is_running(stopped) else "started"
     message = "Stopped and started again." if action == "restarted" else "It was not running, so it was started."
     done = ClusterChange(status=after.status or ACTIVE, cluster_id=target.cluster_id, action=action, message=message)

@@ -17,8 +17,19 @@ from mage_mcp.clients import Cluster, ClusterUpdate
 from mage_mcp.server.confirmation import Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, runtime
-from .clusters import ACTIVE, ClusterChange, ClusterId, TeamId, TimeoutS, Wait, settle_after_change, where
+from .base import ToolSpec, changes
+from .clusters import (
+    ACTIVE,
+    ClusterChange,
+    ClusterId,
+    TeamId,
+    TimeoutS,
+    Wait,
+    read_cluster,
+    settle_after_change,
+    where,
+    write_cluster,
+)
 
 EnvVars = dict[str, str]
 Names = Annotated[list[str], Field(min_length=1, description="Variable names")]
@@ -66,9 +77,7 @@ def _merge(wanted: dict[str, str]) -> Callable[[Cluster], ClusterUpdate | None]:
 
 async def plan_set(ctx: Context[Runtime, Any], env_vars: EnvVars, team_id: TeamId, cluster_id: ClusterId) -> Plan:
     _check_names(env_vars)
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    target, cluster = await read_cluster(ctx, team_id, cluster_id)
     names = _sort_names(cluster.env_vars, env_vars)
     if not (names["added"] or names["updated"]):
         return Plan.nothing_to_do(
@@ -120,9 +129,7 @@ def _remove(names: list[str]) -> Callable[[Cluster], ClusterUpdate | None]:
 
 async def plan_unset(ctx: Context[Runtime, Any], names: Names, team_id: TeamId, cluster_id: ClusterId) -> Plan:
     _check_names(dict.fromkeys(names, ""))
-    rt = runtime(ctx)
-    target = rt.cluster_target(team_id, cluster_id)
-    cluster = await rt.cloud.get_cluster(target.team_id, target.cluster_id)
+    target, cluster = await read_cluster(ctx, team_id, cluster_id)
     present = sorted(set(names) & set(cluster.env_vars))
     absent = sorted(set(names) - set(cluster.env_vars))
     if not present:
@@ -170,9 +177,7 @@ async def _change(
     timeout_s: int,
 ) -> Change:
     """Write the env var change; a running cluster restarts with it, which `wait` waits for."""
-    rt = runtime(ctx)
-    target = rt.cluster_target(*where_to)
-    before, after = await rt.cloud.update_cluster(target.team_id, target.cluster_id, change)
+    target, before, after = await write_cluster(ctx, *where_to, change)
     done = outcome(before, after).model_copy(update={"cluster_id": target.cluster_id})
     return await settle_after_change(ctx, target, done, wait and after.status == ACTIVE, timeout_s)
 

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 Level = Literal["error", "warning", "info", "debug"]
 RANK: dict[str, int] = {"debug": 0, "info": 1, "warning": 2, "error": 3}
-MESSAGE_CHARS = 2_000
 
 
 class LogLineOut(BaseModel):
@@ -100,9 +99,7 @@ def tail_entries(lines: list[LogLine], tail: int) -> list[LogLine]:
 
 
 def _shown(line: LogLine) -> LogLineOut:
-    return LogLineOut(
-        time=line.time, block_uuid=line.block_uuid, level=line.level, message=cut(line.message, MESSAGE_CHARS)
-    )
+    return LogLineOut(time=line.time, block_uuid=line.block_uuid, level=line.level, message=cut(line.message))
 
 
 def _size(line: LogLineOut) -> int:

@@ -10,11 +10,11 @@ from mage_mcp.clients import BlockOutput
 from mage_mcp.server.runtime import Runtime
 
 from .base import ToolSpec, reads, runtime
-from .paging import RESULT_BUDGET_BYTES, cut
+from .paging import CELL_CHARS, RESULT_BUDGET_BYTES, cut
 from .runs import RunId
 
-CELL_CHARS = 2_000
 MAX_COLUMNS = 100
+MAX_OUTPUTS = 20
 
 
 class OutputShown(BaseModel):
@@ -31,6 +31,7 @@ class BlockOutputs(BaseModel):
     run_id: int
     block_uuid: str
     outputs: list[OutputShown]
+    outputs_left_out: int = 0
 
 
 async def get_block_output(
@@ -46,15 +47,21 @@ async def get_block_output(
     if block_run is None:
         blocks = ", ".join(b.block_uuid for b in run.block_runs) or "none"
         raise ToolError(f"Block {block_uuid!r} did not run in run {run.id}; its blocks are {blocks}.")
-    outputs = await cluster.block_run_outputs(block_run.id)
-    budget = RESULT_BUDGET_BYTES // max(1, len(outputs))
-    return BlockOutputs(run_id=run.id, block_uuid=block_uuid, outputs=[_shown(o, rows, budget) for o in outputs])
+    outputs = await cluster.block_run_outputs(block_run.id)  # a returned list is one output per item
+    shown = outputs[:MAX_OUTPUTS]
+    budget = RESULT_BUDGET_BYTES // max(1, len(shown))
+    return BlockOutputs(
+        run_id=run.id,
+        block_uuid=block_uuid,
+        outputs=[_shown(o, rows, budget) for o in shown],
+        outputs_left_out=len(outputs) - len(shown),
+    )
 
 
 def _shown(output: BlockOutput, max_rows: int, budget: int) -> OutputShown:
     if output.columns is None:
         text = output.text or ""
-        limit = min(CELL_CHARS * 10, budget)
+        limit = min(CELL_CHARS, budget)
         return OutputShown(
             variable=output.variable_uuid, type=output.type, text=cut(text, limit), truncated=len(text) > limit
         )
@@ -81,7 +88,7 @@ def _shown(output: BlockOutput, max_rows: int, budget: int) -> OutputShown:
 def _cell(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
-    return cut(str(value), CELL_CHARS)
+    return cut(str(value))
 
 
 TOOLS: tuple[ToolSpec, ...] = (reads(get_block_output, "Get block output", "cluster"),)

@@ -25,6 +25,7 @@ RunId = Annotated[int, Field(ge=1)]
 RunStatus = Literal["initial", "running", "completed", "failed", "cancelled"]
 Since = Annotated[str | None, Field(description="ISO time or a duration such as 24h, 30m, 7d")]
 DONE = frozenset({"completed", "failed", "cancelled"})
+CANCEL_WAIT_S = 5  # Mage acts on a cancel within seconds; a cancel waits this long to report it
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -218,8 +219,6 @@ async def cancel_run(ctx: Context[Runtime, Any], plan: Plan, run_id: RunId) -> R
     later = "" if run.status in DONE else " Mage acts on a cancel within seconds: get_run shows when it has."
     return RunChange(status=run.status, run_id=run.id, pipeline_uuid=run.pipeline_uuid, message=f"Cancel sent.{later}")
 
-
-CANCEL_WAIT_S = 5
 
 
 async def plan_retry(ctx: Context[Runtime, Any], run_id: RunId, from_block_uuid: str | None) -> Plan:

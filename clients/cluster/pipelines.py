@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Page, Pipeline
-from .session import ClusterSession, segment
+from .session import ClusterSession, page_of, segment
 
 
 class PipelinesApi(ClusterSession):
@@ -14,12 +14,7 @@ class PipelinesApi(ClusterSession):
         if search:
             params["search"] = search
         body = await self.request("GET", "/pipelines", params=params)
-        meta = body.get("metadata") or {}
-        return Page[Pipeline](
-            items=[Pipeline.model_validate(p) for p in body.get("pipelines", [])],
-            total=meta.get("count"),
-            has_more=bool(meta.get("next")),
-        )
+        return page_of(body, "pipelines", Pipeline)
 
     async def get_pipeline(self, uuid: str) -> Pipeline:
         body = await self.request(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..models import Page, PipelineRun
-from .session import ClusterSession
+from .session import ClusterSession, page_of
 
 
 class RunsApi(ClusterSession):
@@ -46,12 +46,7 @@ class RunsApi(ClusterSession):
         if created_after is not None:
             params["start_timestamp"] = _unix_seconds(created_after)
         body = await self.request("GET", "/pipeline_runs", params=params)
-        meta = body.get("metadata") or {}
-        return Page[PipelineRun](
-            items=[PipelineRun.model_validate(r) for r in body.get("pipeline_runs", [])],
-            total=meta.get("count"),
-            has_more=bool(meta.get("next")),
-        )
+        return page_of(body, "pipeline_runs", PipelineRun)
 
     async def create_run(self, trigger_id: int, variables: Mapping[str, Any]) -> PipelineRun:
         """Start a run through a trigger with the session's credentials.

@@ -16,7 +16,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -31,7 +31,7 @@ from ..errors import (
     MageInvalidRequestError,
     MageNotFoundError,
 )
-from ..models import Credentials
+from ..models import Credentials, MageModel, Page
 
 _TOKEN_REJECTED = frozenset({"invalid_oauth_token", "expired_oauth_token"})
 _DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -149,6 +149,19 @@ class ClusterSession(HttpClient):
                 "Mage refused the login: wrong email or password.", code=404, type="record_not_found"
             ) from None
         self._bearer = _inner_token(body["session"]["token"])
+
+
+Item = TypeVar("Item", bound=MageModel)
+
+
+def page_of(body: dict[str, Any], key: str, model: type[Item]) -> Page[Item]:
+    """One page of a list answer: its items, Mage's total `count` and whether `next` pages follow."""
+    meta = body.get("metadata") or {}
+    return Page(
+        items=[model.model_validate(item) for item in body.get(key, [])],
+        total=meta.get("count"),
+        has_more=bool(meta.get("next")),
+    )
 
 
 def segment(value: str) -> str:

@@ -360,3 +360,15 @@ async def test_update_cluster_config_plan_shows_old_and_new_but_never_a_credenti
     (prompt,) = prompts
     assert 'database.host: "db1" → "db2"' in prompt and "database.password: *** → ***" in prompt
     assert "p4ss" not in prompt
+
+
+async def test_a_list_in_the_config_plan_never_shows_an_env_var_or_credential_value(
+    make_server: ServerFactory, cloud: FakeCloud
+) -> None:
+    sidecar = {"name": "proxy", "env": [{"name": "DSN", "value": "dsn-s3cret"}], "apiKey": "k3y-s3cret"}
+    prompts: list[str] = []
+    async with Client(make_server(), elicitation_callback=answer("decline", seen=prompts)) as c:
+        result = await c.call_tool("update_cluster_config", {"config": {"sidecars": [sidecar]}})
+    (prompt,) = prompts
+    assert '"name": "DSN"' in prompt and '"apiKey": "***"' in prompt and '"value": "***"' in prompt
+    assert "s3cret" not in prompt and "s3cret" not in result.content[0].text  # type: ignore[union-attr]

@@ -315,15 +315,17 @@ async def test_allow_fallback_applies_without_asking(
 
 
 async def test_elicitation_is_used_even_when_the_fallback_is_allow(
-    make_server: ServerFactory, cloud: FakeCloud
+    make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
 ) -> None:
     async with Client(make_server(mage_mcp_confirm_fallback="allow"), elicitation_callback=answer("decline")) as c:
         result = await c.call_tool("start_cluster", {})
     assert result.structured_content is not None and result.structured_content["status"] == "declined"
-    assert mutations("start_cluster", FakeMage(), cloud) == []
+    assert mutations("start_cluster", mage, cloud) == []
 
 
-async def test_a_no_op_answers_without_asking_or_sending(make_server: ServerFactory, cloud: FakeCloud) -> None:
+async def test_a_no_op_answers_without_asking_or_sending(
+    make_server: ServerFactory, mage: FakeMage, cloud: FakeCloud
+) -> None:
     prompts: list[str] = []
     async with Client(make_server(), elicitation_callback=answer("accept", {"confirm": True}, prompts)) as c:
         result = await c.call_tool("stop_cluster", {})  # the fake's cluster is Stopped already
@@ -331,7 +333,7 @@ async def test_a_no_op_answers_without_asking_or_sending(make_server: ServerFact
     assert (
         result.structured_content["status"] == "Stopped" and "No request sent" in result.structured_content["message"]
     )
-    assert prompts == [] and mutations("stop_cluster", FakeMage(), cloud) == []
+    assert prompts == [] and mutations("stop_cluster", mage, cloud) == []
 
 
 async def test_prompts_say_what_changes_and_never_a_value(make_server: ServerFactory, cloud: FakeCloud) -> None:

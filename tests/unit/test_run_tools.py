@@ -17,6 +17,7 @@ from mcp.types import CallToolResult
 
 from mage_mcp.tools.runs import parse_since
 from tests.fakes import FakeMage
+from tests.fakes.cluster import text_output
 from tests.unit.conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
@@ -296,6 +297,18 @@ async def test_block_output_shows_columns_and_first_rows(client: Client, mage: F
     assert output["columns"] == ["id", "text"] and output["total_rows"] == 500
     assert [row[0] for row in output["rows"]] == [0, 1, 2, 3, 4]
     assert len(output["rows"][0][1]) < 2100
+
+
+async def test_a_block_that_returned_a_long_list_gives_its_first_outputs_and_a_count(
+    client: Client, mage: FakeMage
+) -> None:
+    run = new_run(mage, "completed")
+    mage.set_block_output(run["block_runs"][0]["id"], [text_output("t" * 5000) for _ in range(500)])
+    result = await client.call_tool("get_block_output", {"run_id": run["id"], "block_uuid": "load_titanic"})
+    shown = body(result)
+    assert len(shown["outputs"]) == 20 and shown["outputs_left_out"] == 480
+    assert all(len(o["text"]) < 2100 and o["truncated"] for o in shown["outputs"])
+    assert len(result.content[0].text.encode()) < 100_000  # type: ignore[union-attr]
 
 
 async def test_block_output_of_a_block_not_in_the_run_names_its_blocks(client: Client, mage: FakeMage) -> None:

@@ -14,9 +14,13 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from pydantic import BaseModel
 
+from mage_mcp.server.app import MageMCPServer
 from mage_mcp.tools import TOOLS
+from mage_mcp.tools.base import reads
 from tests.fakes import FakeCloud, FakeMage
+from tests.unit.conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -98,3 +102,21 @@ async def test_no_tool_lets_the_model_confirm_for_itself(client: Client) -> None
 async def test_nothing_reaches_mage_before_a_tool_is_called(client: Client, mage: FakeMage, cloud: FakeCloud) -> None:
     await client.list_tools()
     assert mage.recorder.requests == [] and cloud.recorder.requests == []
+
+
+class Huge(BaseModel):
+    text: str
+
+
+async def huge_result() -> Huge:
+    """A tool whose result would be over 100 KB."""
+    return Huge(text="x" * 120_000)
+
+
+async def test_a_result_over_100_kb_is_refused_not_sent(make_server: ServerFactory) -> None:
+    """Every tool bounds its own result; the server is the last guard, whatever a tool returns."""
+    server = MageMCPServer(make_server().runtime, tools=[reads(huge_result, "Huge", "cluster")])
+    async with Client(server) as c:
+        result = await c.call_tool("huge_result", {})
+    assert result.is_error and "over 100 KB" in result.content[0].text  # type: ignore[union-attr]
+    assert len(result.content[0].text) < 1_000  # type: ignore[union-attr]

@@ -33,11 +33,10 @@ on a shared ``core``; ``FakeMage`` combines them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from .core import Handler
 from .helpers import (
-    DEFAULT_OWNER_EMAIL,
-    DEFAULT_OWNER_PASSWORD,
     MAGE_PUBLIC_API_KEY,
     clean_name,
     inner_token,
@@ -52,17 +51,9 @@ from .sessions import SessionsRoutes
 class FakeMage(SessionsRoutes, PipelinesRoutes):
     """In-memory Mage OSS API. ``fake.app`` is an ASGI app (httpx.ASGITransport or uvicorn)."""
 
-    def __init__(
-        self,
-        require_auth: bool = True,
-        email: str = DEFAULT_OWNER_EMAIL,
-        password: str = DEFAULT_OWNER_PASSWORD,
-        api_key: str = MAGE_PUBLIC_API_KEY,
-        username: str = "owner",
-        auto_complete: bool = False,
-        seed_example_pipeline: bool = True,
-    ) -> None:
-        super().__init__(require_auth, email, password, api_key, username, auto_complete)
+    def __init__(self, *, seed_example_pipeline: bool = True, **settings: Any) -> None:
+        """`settings` are `FakeCore`'s: require_auth, email, password, api_key, username, auto_complete."""
+        super().__init__(**settings)
         if seed_example_pipeline:
             self._seed_example_pipeline()
 
