@@ -13,6 +13,7 @@ from .errors import (
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
+    Subject,
 )
 from .log_lines import LogLine, parse_log_lines
 from .models import (
@@ -66,6 +67,7 @@ __all__ = [
     "Pipeline",
     "PipelineRun",
     "RunLogs",
+    "Subject",
     "Trigger",
     "parse_log_lines",
 ]

@@ -7,6 +7,19 @@ password, a token, an API key or a URL that embeds one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The object a request addresses: its kind (`pipeline`, `block`, `trigger`, ...) and its id or name."""
+
+    kind: str
+    key: str | int
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key!r}" if isinstance(self.key, str) else f"{self.kind} {self.key}"
+
 
 class MageError(Exception):
     """Base class: a call to Mage (Cloud or cluster) did not succeed."""
@@ -18,12 +31,15 @@ class MageError(Exception):
         code: int | None = None,
         type: str | None = None,
         hint: str | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.type = type
         self.hint = hint
+        self.kind = kind
+        """The kind of object the failed call addressed (a `Subject.kind`), when the client knows it."""
 
     def __str__(self) -> str:
         parts = [self.message]

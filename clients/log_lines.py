@@ -99,8 +99,11 @@ def _entries(content: str) -> list[_Entry]:
     lines = [line for line in content.splitlines() if line and not line.isspace()]
     # Mage's own `%Y-%m-%dT%H:%M:%S ` prefix is recognised inline: this runs once per line.
     heads = [
-        (line[:19], line[20:]) if line[19:20] == " " and line[10:11] == "T" else _head(line)
-        if "0" <= line[0] <= "9" else None
+        (line[:19], line[20:])
+        if line[19:20] == " " and line[10:11] == "T"
+        else _head(line)
+        if "0" <= line[0] <= "9"
+        else None
         for line in lines
     ]
     payloads = iter(_decoded([head[1] for head in heads if head is not None and head[1][:1] == "{"]))

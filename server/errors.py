@@ -25,6 +25,16 @@ _NOT_FOUND_HINTS: dict[Plane, str] = {
     "cluster": "list_pipelines lists the pipelines, list_runs the runs with their ids.",
     "cloud": "Check team_id and cluster_id (or MAGE_TEAM_ID and MAGE_CLUSTER_ID).",
 }
+_NOT_FOUND_HINTS_BY_KIND: dict[str, str] = {
+    "pipeline": "list_pipelines lists the pipelines by uuid (a rename changes a pipeline's uuid).",
+    "block": "get_pipeline lists the pipeline's blocks by uuid.",
+    "trigger": "list_triggers lists the triggers with their ids.",
+    "pipeline run": "list_runs lists the runs with their ids.",
+    "block run": "get_run lists a run's block runs with their ids.",
+    "variable": "list_variables lists the pipeline's variables.",
+    "secret": "list_secrets lists the secret names.",
+    "workspace": "list_workspaces lists the workspaces by name.",
+}
 
 
 def describe_upstream(error: MageError, plane: Plane) -> str:
@@ -33,10 +43,10 @@ def describe_upstream(error: MageError, plane: Plane) -> str:
     if isinstance(error, MageConnectionError):
         hint = _UNREACHABLE_HINTS[plane]
     elif isinstance(error, MageNotFoundError) and hint is None:
-        hint = _NOT_FOUND_HINTS[plane]
+        hint = _NOT_FOUND_HINTS_BY_KIND.get(error.kind or "", _NOT_FOUND_HINTS[plane])
     elif isinstance(error, MageAuthError):
         hint = "Set MAGE_EMAIL and MAGE_PASSWORD." if error.type == "login_required" else _AUTH_HINTS[plane]
-    return str(type(error)(error.message, code=error.code, type=error.type, hint=hint))
+    return str(type(error)(error.message, code=error.code, type=error.type, hint=hint, kind=error.kind))
 
 
 def describe_invalid_arguments(error: ValidationError) -> str:

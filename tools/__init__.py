@@ -1,6 +1,21 @@
 """The tools, one module per domain; each module ends with a table (`TOOLS`) of what it offers."""
 
-from . import cluster_config, clusters, diagnosis, env_vars, logs, outputs, pipelines, runs
+from . import (
+    blocks,
+    cluster_config,
+    clusters,
+    diagnosis,
+    env_vars,
+    git,
+    logs,
+    outputs,
+    pipelines,
+    runs,
+    secrets,
+    triggers,
+    variables,
+    workspaces,
+)
 from .base import Plane, ToolSpec
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -8,6 +23,12 @@ TOOLS: tuple[ToolSpec, ...] = (
     *env_vars.TOOLS,
     *cluster_config.TOOLS,
     *pipelines.TOOLS,
+    *blocks.TOOLS,
+    *triggers.TOOLS,
+    *variables.TOOLS,
+    *secrets.TOOLS,
+    *workspaces.TOOLS,
+    *git.TOOLS,
     *runs.TOOLS,
     *logs.TOOLS,
     *diagnosis.TOOLS,

@@ -220,7 +220,6 @@ async def cancel_run(ctx: Context[Runtime, Any], plan: Plan, run_id: RunId) -> R
     return RunChange(status=run.status, run_id=run.id, pipeline_uuid=run.pipeline_uuid, message=f"Cancel sent.{later}")
 
 
-
 async def plan_retry(ctx: Context[Runtime, Any], run_id: RunId, from_block_uuid: str | None) -> Plan:
     cluster = runtime(ctx).cluster
     run = await cluster.get_run(run_id)

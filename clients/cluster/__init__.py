@@ -5,15 +5,31 @@ One class per resource, all on one shared session (`session.py`); `ClusterClient
 
 from __future__ import annotations
 
+from .blocks import BlocksApi
+from .git import GitApi
 from .logs import LogsApi
 from .outputs import OutputsApi
 from .pipelines import PipelinesApi
 from .runs import RunsApi
+from .secrets import SecretsApi
 from .session import ClusterSession
 from .triggers import TriggersApi
+from .variables import VariablesApi
+from .workspaces import WorkspacesApi
 
 
-class ClusterClient(PipelinesApi, TriggersApi, RunsApi, LogsApi, OutputsApi):
+class ClusterClient(
+    PipelinesApi,
+    BlocksApi,
+    TriggersApi,
+    RunsApi,
+    LogsApi,
+    OutputsApi,
+    VariablesApi,
+    SecretsApi,
+    WorkspacesApi,
+    GitApi,
+):
     """One Mage cluster's `/api`, over a single keep-alive `httpx.AsyncClient`."""
 
 

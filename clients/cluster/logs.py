@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from ..errors import Subject
 from ..models import LogFile, RunLogs
 from .session import ClusterSession, segment
 
@@ -25,7 +26,7 @@ class LogsApi(ClusterSession):
             "GET",
             f"/pipelines/{segment(pipeline_uuid)}/logs",
             params={"pipeline_run_id[]": str(run_id)},
-            what=f"pipeline {pipeline_uuid!r}",
+            what=Subject("pipeline", pipeline_uuid),
         )
         logs = body.get("logs") or [{}]
         found = logs[0] if isinstance(logs[0], dict) else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import Subject
 from ..models import BlockOutput
 from .session import ClusterSession
 
@@ -13,5 +14,5 @@ class OutputsApi(ClusterSession):
         Mage answers an unknown block run id, or a block that returned nothing, with no outputs
         (not with an error). Its `sample_count` parameter fails in 0.9.80, so it is not sent.
         """
-        body = await self.request("GET", f"/block_runs/{block_run_id}/outputs", what=f"block run {block_run_id}")
+        body = await self.request("GET", f"/block_runs/{block_run_id}/outputs", what=Subject("block run", block_run_id))
         return [BlockOutput.model_validate(o) for o in body.get("outputs") or [] if isinstance(o, dict)]

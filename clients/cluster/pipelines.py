@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import Subject
 from ..models import Page, Pipeline
 from .session import ClusterSession, page_of, segment
 
@@ -21,6 +22,6 @@ class PipelinesApi(ClusterSession):
             "GET",
             f"/pipelines/{segment(uuid)}",
             params={"includes_content": "false", "includes_outputs": "false"},
-            what=f"pipeline {uuid!r}",
+            what=Subject("pipeline", uuid),
         )
         return Pipeline.model_validate(body["pipeline"])

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..errors import Subject
 from ..models import Page, PipelineRun
 from .session import ClusterSession, page_of
 
 
 class RunsApi(ClusterSession):
     async def get_run(self, run_id: int) -> PipelineRun:
-        body = await self.request("GET", f"/pipeline_runs/{run_id}", what=f"pipeline run {run_id}")
+        body = await self.request("GET", f"/pipeline_runs/{run_id}", what=Subject("pipeline run", run_id))
         return PipelineRun.model_validate(body["pipeline_run"])
 
     async def list_runs(
@@ -58,7 +59,7 @@ class RunsApi(ClusterSession):
             "POST",
             f"/pipeline_schedules/{trigger_id}/pipeline_runs",
             json={"pipeline_run": {"variables": dict(variables)}},
-            what=f"trigger {trigger_id}",
+            what=Subject("trigger", trigger_id),
         )
         return PipelineRun.model_validate(body["pipeline_run"])
 
@@ -81,13 +82,13 @@ class RunsApi(ClusterSession):
 
     async def delete_run(self, run_id: int) -> PipelineRun:
         """Delete the run and its block runs; returns the run as it was."""
-        body = await self.request("DELETE", f"/pipeline_runs/{run_id}", what=f"pipeline run {run_id}")
+        body = await self.request("DELETE", f"/pipeline_runs/{run_id}", what=Subject("pipeline run", run_id))
         return PipelineRun.model_validate(body["pipeline_run"])
 
     async def _update_run(self, run_id: int, change: Mapping[str, Any]) -> PipelineRun:
         """A PUT whose answer is the run without its block runs (Mage's update presenter omits them)."""
         body = await self.request(
-            "PUT", f"/pipeline_runs/{run_id}", json={"pipeline_run": dict(change)}, what=f"pipeline run {run_id}"
+            "PUT", f"/pipeline_runs/{run_id}", json={"pipeline_run": dict(change)}, what=Subject("pipeline run", run_id)
         )
         return PipelineRun.model_validate(body["pipeline_run"])
 

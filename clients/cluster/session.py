@@ -30,6 +30,7 @@ from ..errors import (
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
+    Subject,
 )
 from ..models import Credentials, MageModel, Page
 
@@ -82,7 +83,7 @@ class ClusterSession(HttpClient):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        what: str | None = None,
+        what: Subject | None = None,
     ) -> dict[str, Any]:
         """Send an authenticated request; return the body or raise a `MageError`.
 
@@ -109,7 +110,7 @@ class ClusterSession(HttpClient):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        what: str | None = None,
+        what: Subject | None = None,
         authenticate: bool = True,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._bearer}"} if authenticate and self._bearer else None
@@ -179,7 +180,7 @@ def _inner_token(jwt: str) -> str:
         return jwt
 
 
-def _parse(response: httpx.Response, what: str | None) -> dict[str, Any]:
+def _parse(response: httpx.Response, what: Subject | None) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -193,7 +194,7 @@ def _parse(response: httpx.Response, what: str | None) -> dict[str, Any]:
     return body
 
 
-def _error_from(error: dict[str, Any], http_status: int, what: str | None) -> MageError:
+def _error_from(error: dict[str, Any], http_status: int, what: Subject | None) -> MageError:
     code = error.get("code") if isinstance(error.get("code"), int) else None
     kind = error.get("type") if isinstance(error.get("type"), str) else None
     exception = error.get("exception")
@@ -201,7 +202,7 @@ def _error_from(error: dict[str, Any], http_status: int, what: str | None) -> Ma
         # An unhandled server exception: `message` is a traceback, `exception` the real text.
         text = exception.strip().splitlines()[0][:300] if exception.strip() else "unknown error"
         if "does not exist" in text or "'code': 404" in text:
-            return MageNotFoundError(f"{_capital(what) if what else 'The object'} does not exist.", code=code)
+            return MageNotFoundError(f"{_named(what)} does not exist.", code=code, kind=_kind(what))
         return MageApiError(f"Mage failed: {text}", code=code)
     if http_status == 401 or kind in {"invalid_api_key", *_TOKEN_REJECTED}:
         return MageAuthError(_AUTH_MESSAGES.get(kind or "", "Mage refused the credentials."), code=code, type=kind)
@@ -209,7 +210,7 @@ def _error_from(error: dict[str, Any], http_status: int, what: str | None) -> Ma
         return MageAuthError("Mage denied access to this operation.", code=code, type=kind)
     if kind == "record_not_found" or code == 404:
         # Mage's 404 message is often wrong (shared dicts mutated by its login code): don't repeat it.
-        return MageNotFoundError(f"{_capital(what) if what else 'The object'} was not found.", code=404, type=kind)
+        return MageNotFoundError(f"{_named(what)} was not found.", code=404, type=kind, kind=_kind(what))
     if kind in {"record_invalid", "api_resource_error"} or code == 400:
         detail = _validation_detail(error)
         return MageInvalidRequestError(f"Mage rejected the request: {detail}", code=code, type=kind)
@@ -231,5 +232,10 @@ def _validation_detail(error: dict[str, Any]) -> str:
     return message[:300] if isinstance(message, str) else "invalid input"
 
 
-def _capital(text: str) -> str:
+def _named(what: Subject | None) -> str:
+    text = str(what) if what else "the object"
     return text[:1].upper() + text[1:]
+
+
+def _kind(what: Subject | None) -> str | None:
+    return what.kind if what else None

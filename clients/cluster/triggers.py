@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from ..models import Trigger
-from .session import ClusterSession, segment
+from typing import Any
+
+from ..errors import Subject
+from ..models import Page, Trigger
+from .session import ClusterSession, page_of, segment
 
 
 class TriggersApi(ClusterSession):
     async def get_trigger(self, trigger_id: int) -> Trigger:
-        body = await self.request("GET", f"/pipeline_schedules/{trigger_id}", what=f"trigger {trigger_id}")
+        body = await self.request("GET", f"/pipeline_schedules/{trigger_id}", what=Subject("trigger", trigger_id))
         return Trigger.model_validate(body["pipeline_schedule"])
+
+    async def list_triggers(
+        self, *, pipeline_uuid: str | None = None, status: str | None = None, limit: int, offset: int = 0
+    ) -> Page[Trigger]:
+        """One page of triggers: of one pipeline (newest first), or of the whole project."""
+        params: dict[str, Any] = {"_limit": limit, "_offset": offset}
+        if status is not None:
+            params["status[]"] = status
+        if pipeline_uuid is None:
+            body = await self.request("GET", "/pipeline_schedules", params=params)
+        else:
+            path = f"/pipelines/{segment(pipeline_uuid)}/pipeline_schedules"
+            body = await self.request("GET", path, params=params, what=Subject("pipeline", pipeline_uuid))
+        return page_of(body, "pipeline_schedules", Trigger)
+
+    async def delete_trigger(self, trigger_id: int) -> None:
+        await self.request("DELETE", f"/pipeline_schedules/{trigger_id}", what=Subject("trigger", trigger_id))
 
     async def find_trigger(self, pipeline_uuid: str, name: str, schedule_type: str) -> Trigger | None:
         """The pipeline's trigger with this name and type, paging through all of its triggers."""
@@ -19,7 +39,7 @@ class TriggersApi(ClusterSession):
                 "GET",
                 f"/pipelines/{segment(pipeline_uuid)}/pipeline_schedules",
                 params={"_limit": page_size, "_offset": offset},
-                what=f"pipeline {pipeline_uuid!r}",
+                what=Subject("pipeline", pipeline_uuid),
             )
             for item in body.get("pipeline_schedules", []):
                 trigger = Trigger.model_validate(item)
@@ -34,7 +54,7 @@ class TriggersApi(ClusterSession):
             "POST",
             f"/pipelines/{segment(pipeline_uuid)}/pipeline_schedules",
             json={"pipeline_schedule": {"name": name, "schedule_type": schedule_type, "status": status}},
-            what=f"pipeline {pipeline_uuid!r}",
+            what=Subject("pipeline", pipeline_uuid),
         )
         return Trigger.model_validate(body["pipeline_schedule"])
 
@@ -43,7 +63,7 @@ class TriggersApi(ClusterSession):
             "PUT",
             f"/pipeline_schedules/{trigger_id}",
             json={"pipeline_schedule": {"status": status}},
-            what=f"trigger {trigger_id}",
+            what=Subject("trigger", trigger_id),
         )
         return Trigger.model_validate(body["pipeline_schedule"])
 

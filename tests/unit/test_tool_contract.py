@@ -46,10 +46,31 @@ REQUIRED = {
     "cancel_run": ["run_id"],
     "retry_run": ["run_id"],
     "delete_run": ["run_id"],
+    # pipelines
+    # blocks
+    # triggers
+    # variables
+    # secrets
+    # workspaces
+    # git
 }
 DESTRUCTIVE = {"stop_cluster", "restart_cluster", "set_env_vars", "unset_env_vars", "update_cluster_config"}
 DESTRUCTIVE |= {"cancel_run", "delete_run"}
+DESTRUCTIVE |= set[str]()  # pipelines
+DESTRUCTIVE |= set[str]()  # blocks
+DESTRUCTIVE |= set[str]()  # triggers
+DESTRUCTIVE |= set[str]()  # variables
+DESTRUCTIVE |= set[str]()  # secrets
+DESTRUCTIVE |= set[str]()  # workspaces
+DESTRUCTIVE |= set[str]()  # git
 NOT_IDEMPOTENT = {"trigger_pipeline", "restart_cluster", "retry_run"}
+NOT_IDEMPOTENT |= set[str]()  # pipelines
+NOT_IDEMPOTENT |= set[str]()  # blocks
+NOT_IDEMPOTENT |= set[str]()  # triggers
+NOT_IDEMPOTENT |= set[str]()  # variables
+NOT_IDEMPOTENT |= set[str]()  # secrets
+NOT_IDEMPOTENT |= set[str]()  # workspaces
+NOT_IDEMPOTENT |= set[str]()  # git
 CONFIRMING_WORDS = re.compile(r"confirm|approv|consent|accept|allow|yes", re.IGNORECASE)
 
 

@@ -26,7 +26,8 @@ Test hooks: ``expire_tokens()``, ``logins``, ``recorder``, ``complete_run()``, `
 ``add_editor_log()``, ``set_block_output()``, and the live state dicts ``pipelines``,
 ``pipeline_schedules``, ``pipeline_runs``.
 
-One module per resource (``sessions``, ``pipelines``, ``triggers``, ``runs``, ``logs``, ``outputs``)
+One module per resource (``sessions``, ``pipelines``, ``blocks``, ``variables``, ``triggers``, ``runs``,
+``logs``, ``outputs``, ``secrets``, ``workspaces``, ``git``)
 on a shared ``core``; ``FakeMage`` combines them.
 """
 
@@ -36,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .core import Handler
+from .git import GitRoutes
 from .helpers import (
     MAGE_PUBLIC_API_KEY,
     clean_name,
@@ -45,10 +47,12 @@ from .helpers import (
 )
 from .outputs import table_output, text_output
 from .pipelines import PipelinesRoutes
+from .secrets import SecretsRoutes
 from .sessions import SessionsRoutes
+from .workspaces import WorkspacesRoutes
 
 
-class FakeMage(SessionsRoutes, PipelinesRoutes):
+class FakeMage(SessionsRoutes, PipelinesRoutes, SecretsRoutes, WorkspacesRoutes, GitRoutes):
     """In-memory Mage OSS API. ``fake.app`` is an ASGI app (httpx.ASGITransport or uvicorn)."""
 
     def __init__(self, *, seed_example_pipeline: bool = True, **settings: Any) -> None:
@@ -64,6 +68,12 @@ class FakeMage(SessionsRoutes, PipelinesRoutes):
             "pipeline_schedules": self._schedules,
             "pipeline_runs": self._runs,
             "block_runs": self._block_runs,
+            "file_contents": self._file_contents,
+            "secrets": self._secrets,
+            "workspaces": self._workspaces,
+            "syncs": self._syncs,
+            "git_custom_branches": self._git_custom_branches,
+            "deployment_settings": self._deployment_settings,
         }
 
 

@@ -276,8 +276,6 @@ class FakeCore:
         handler = self._handlers().get(resource)
         if handler is not None:
             return handler(method, segments, query, body, user)
-        if resource == "workspaces":
-            raise Unhandled("No module named 'kubernetes'", "ModuleNotFoundError")
         if resource in REAL_UNSERVED_RESOURCES or resource == "blocks":
             raise not_served(method, segments)
         raise Unhandled(

@@ -1,6 +1,6 @@
-"""Pipelines: list, read, create, delete, their blocks; the ``add_pipeline`` test hook.
+"""Pipelines: list, read, create, delete; the ``add_pipeline`` test hook.
 
-A pipeline's children are routed from here: its triggers, its logs and its (crashing) runs list.
+A pipeline's children are routed from here: its blocks, variables, triggers, logs and its (crashing) runs list.
 """
 
 from __future__ import annotations
@@ -12,26 +12,26 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from .blocks import BlocksRoutes, default_block_content
 from .core import User
 from .helpers import (
-    ApiError,
     Unhandled,
     classify,
     clean_name,
     detail_response,
     int_meta,
     mage_str,
-    paginate_plain,
     unwrap,
 )
 from .logs import LogsRoutes
 from .triggers import TriggersRoutes
+from .variables import VariablesRoutes
 
 # Children of a pipeline that Mage has and this fake does not serve.
-_UNSERVED_CHILDREN = ("blocks", "variables", "backfills", "pipeline_triggers", "block_outputs")
+_UNSERVED_CHILDREN = ("backfills", "pipeline_triggers", "block_outputs")
 
 
-class PipelinesRoutes(TriggersRoutes, LogsRoutes):
+class PipelinesRoutes(TriggersRoutes, LogsRoutes, BlocksRoutes, VariablesRoutes):
     # ----------------------------------------------------------------- test hooks
     def add_pipeline(
         self,
@@ -121,7 +121,6 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes):
             block["has_callback"] = None
             block["status"] = None
 
-
     # ----------------------------------------------------------------- routes
     def _pipelines(
         self, method: str, segments: list[str], query: Mapping[str, str], body: Mapping[str, Any], user: User
@@ -156,9 +155,7 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes):
         )
         return detail_response("pipeline", self._pipeline_item(pipeline, detail=True, query=query))
 
-    def _pipeline_member(
-        self, method: str, pipeline: dict[str, Any], query: Mapping[str, str], user: User
-    ) -> Response:
+    def _pipeline_member(self, method: str, pipeline: dict[str, Any], query: Mapping[str, str], user: User) -> Response:
         if method == "GET":
             self._authorize("detail", user)
             return detail_response("pipeline", self._pipeline_item(pipeline, detail=True, query=query))
@@ -185,12 +182,12 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes):
         if child == "logs" and n == 3 and method == "GET":
             self._authorize("list", user)
             return self._pipeline_logs(pipeline, query)
-        if child == "blocks" and method == "GET":
-            return self._blocks(segments, pipeline, query, user)
+        if child == "blocks":
+            return self._blocks(method, segments, pipeline, query, body, user)
+        if child == "variables":
+            return self._variables(method, segments, pipeline, query, body, user)
         if child in (*_UNSERVED_CHILDREN, "logs"):
-            raise Unhandled(
-                f"FakeMage does not serve {method} /api/pipelines/{{uuid}}/{child}", "NotImplementedError"
-            )
+            raise Unhandled(f"FakeMage does not serve {method} /api/pipelines/{{uuid}}/{child}", "NotImplementedError")
         raise Unhandled(f"No module named 'mage_ai.api.policies.{classify(child)}Policy'", "ModuleNotFoundError")
 
     def _pipeline_schedules(
@@ -207,21 +204,6 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes):
         self._authorize("create", user)
         schedule = self._create_schedule(pipeline["uuid"], unwrap(body, "pipeline_schedule"))
         return detail_response("pipeline_schedule", self._schedule_item(schedule, kind="create"))
-
-    def _blocks(self, segments: list[str], pipeline: dict[str, Any], query: Mapping[str, str], user: User) -> Response:
-        self._authorize("list" if len(segments) == 3 else "detail", user)
-        if len(segments) == 3:
-            wanted = query.get("block_uuid[]")
-            names = set(wanted.split(",")) if wanted else None
-            blocks = [b for b in pipeline["blocks"] if names is None or b["uuid"] in names]
-            items = [self._block_item(b, with_content=True) for b in blocks]
-            return paginate_plain("blocks", items, query)
-        block = next((b for b in pipeline["blocks"] if b["uuid"] == segments[3]), None)
-        if block is None:
-            raise ApiError(
-                400, f"Block {segments[3]} does not exist in pipeline {pipeline['uuid']}.", "record_invalid"
-            )
-        return detail_response("block", {**self._block_item(block, with_content=True), "outputs": []})
 
     def _list_pipelines(self, query: Mapping[str, str]) -> Response:
         items = sorted(self.pipelines.values(), key=lambda p: str(p["uuid"]))
@@ -275,32 +257,7 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes):
             {"pipelines": presented, "metadata": {"count": count, "results": len(page), "next": has_next}}
         )
 
-    def _block_item(self, block: Mapping[str, Any], *, with_content: bool) -> dict[str, Any]:
-        keys = (
-            "all_upstream_blocks_executed",
-            "color",
-            "configuration",
-            "downstream_blocks",
-            "executor_config",
-            "executor_type",
-            "has_callback",
-            "name",
-            "language",
-            "retry_config",
-            "status",
-            "timeout",
-            "type",
-            "upstream_blocks",
-            "uuid",
-        )
-        item = {k: copy.deepcopy(block.get(k)) for k in keys}
-        if with_content:
-            item["content"] = block.get("content")
-        return item
-
-    def _pipeline_item(
-        self, pipeline: Mapping[str, Any], *, detail: bool, query: Mapping[str, str]
-    ) -> dict[str, Any]:
+    def _pipeline_item(self, pipeline: Mapping[str, Any], *, detail: bool, query: Mapping[str, str]) -> dict[str, Any]:
         item: dict[str, Any] = {
             "cache_block_output_in_memory": False,
             "concurrency_config": {},
@@ -347,17 +304,3 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes):
             item["extensions"] = {}
         item["updated_at"] = pipeline.get("updated_at")
         return item
-
-
-
-def default_block_content(block_type: str, block_uuid: str) -> str:
-    known_decorators = ("data_loader", "transformer", "data_exporter", "custom")
-    decorator = block_type if block_type in known_decorators else "custom"
-    return (
-        f"if '{decorator}' not in globals():\n"
-        f"    from mage_ai.data_preparation.decorators import {decorator}\n\n\n"
-        f"@{decorator}\n"
-        f"def {block_uuid}(*args, **kwargs):\n"
-        "    return {}\n"
-    )
-
