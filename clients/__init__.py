@@ -17,6 +17,7 @@ from .errors import (
 )
 from .log_lines import LogLine, parse_log_lines
 from .models import (
+    Block,
     BlockOutput,
     BlockRun,
     Cluster,
@@ -48,6 +49,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_CLOUD_URL",
     "MAGE_PUBLIC_API_KEY",
+    "Block",
     "BlockOutput",
     "BlockRun",
     "CloudClient",

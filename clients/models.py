@@ -34,12 +34,16 @@ def _names(value: object) -> list[str]:
 BlockNames = Annotated[list[str], BeforeValidator(_names)]
 
 
-class BlockSummary(MageModel):
+class Block(MageModel):
+    """A block of a pipeline; `content` (its code) only when the request asked for it."""
+
     uuid: str
     name: str | None = None
     type: str | None = None
+    language: str | None = None
     upstream_blocks: BlockNames = Field(default_factory=list)
     downstream_blocks: BlockNames = Field(default_factory=list)
+    content: str | None = None
 
 
 class Pipeline(MageModel):
@@ -48,7 +52,9 @@ class Pipeline(MageModel):
     type: str | None = None
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
-    blocks: list[BlockSummary] = Field(default_factory=list)
+    blocks: list[Block] = Field(default_factory=list)
+    variables: dict[str, Any] | None = None
+    """The pipeline's global variables (its metadata.yaml), when it has any."""
     updated_at: MageDatetime = None
 
 
