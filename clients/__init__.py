@@ -13,6 +13,7 @@ from .errors import (
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
+    MageUnsupportedError,
     Subject,
 )
 from .log_lines import LogLine, parse_log_lines
@@ -65,6 +66,7 @@ __all__ = [
     "MageError",
     "MageInvalidRequestError",
     "MageNotFoundError",
+    "MageUnsupportedError",
     "Page",
     "Pipeline",
     "PipelineRun",

@@ -69,3 +69,7 @@ class MageInvalidRequestError(MageError):
 
 class MageApiError(MageError):
     """Any other error Mage reported, including its unhandled server exceptions."""
+
+
+class MageUnsupportedError(MageError):
+    """This Mage does not serve the feature (workspaces or deployments on a plain Mage OSS)."""

@@ -45,6 +45,20 @@ class Block(MageModel):
     downstream_blocks: BlockNames = Field(default_factory=list)
     content: str | None = None
 
+    @property
+    def file_path(self) -> str:
+        """The block's code file, relative to the project: block files are shared by every pipeline."""
+        return block_file_path(self.type or "", self.uuid, self.language or "python")
+
+
+_FILE_EXTENSIONS = {"python": "py", "sql": "sql", "r": "r", "yaml": "yaml", "markdown": "md"}
+
+
+def block_file_path(block_type: str, uuid: str, language: str) -> str:
+    """Where Mage writes a block's code (`Block.file_directory_name` and its language's extension)."""
+    folder = block_type if block_type == "custom" else f"{block_type}s"
+    return f"{folder}/{uuid}.{_FILE_EXTENSIONS.get(language, 'py')}"
+
 
 class Pipeline(MageModel):
     uuid: str
@@ -66,6 +80,15 @@ class Trigger(MageModel):
     pipeline_uuid: str
     schedule_type: str | None = None
     status: str | None = None
+    schedule_interval: str | None = None
+    """A cron expression or a preset (`@once`, `@hourly`, ...); None for API and event triggers."""
+    description: str | None = None
+    start_time: MageDatetime = None
+    variables: dict[str, Any] | None = None
+    sla: int | None = None
+    """Seconds."""
+    next_pipeline_run_date: MageDatetime = None
+    """Mage computes it from the schedule alone, whatever the status (lists, detail and update answers)."""
 
 
 class BlockRun(MageModel):
@@ -209,3 +232,133 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(email={self.email!r}, password='***')"
+
+
+class Secret(MageModel):
+    """A project secret as Mage lists it: its name only (Mage never returns a value)."""
+
+    id: int | None = None
+    name: str
+
+
+# ---------------------------------------------------------------- workspaces and git
+
+_WORKSPACE_SETTINGS = (
+    "namespace",
+    "service_account_name",
+    "storage_class_name",
+    "storage_access_mode",
+    "storage_request_size",
+    "ingress_name",
+    "pvc_retention_policy",
+    "project_id",
+    "path_to_credentials",
+    "region",
+    "cluster_name",
+    "task_definition",
+    "container_name",
+)
+
+
+class WorkspaceInstance(MageModel):
+    """The cloud instance of a workspace, as Mage's cluster manager reports it."""
+
+    name: str | None = None
+    status: str | None = None
+    """`RUNNING`, `STOPPED`, `UNAVAILABLE`, or a pod phase upper-cased (`PENDING`, ...)."""
+    type: str | None = None
+    ip: str | None = None
+
+
+class Workspace(MageModel):
+    """A workspace (Mage Pro, or a multi-workspace Mage project): its instance and configuration."""
+
+    name: str
+    cluster_type: str | None = None
+    project_uuid: str | None = None
+    url: str | None = None
+    instance: WorkspaceInstance | None = None
+    container_config: str | None = None
+    """YAML (image tag, env vars, resources); env values can be credentials."""
+    lifecycle_config: dict[str, Any] | None = None
+    settings: dict[str, str] = Field(default_factory=dict)
+    """The cluster-specific fields that are set (namespace, region, task_definition, ...)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_settings(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "settings" in data:
+            return data
+        settings = {key: str(data[key]) for key in _WORKSPACE_SETTINGS if data.get(key) not in (None, "")}
+        return {**data, "settings": settings}
+
+
+Paths = Annotated[list[str], BeforeValidator(_names)]
+
+
+class GitAuthor(MageModel):
+    name: str | None = None
+    email: str | None = None
+
+
+class GitCommit(MageModel):
+    """One commit as Mage 0.9.80 reports it: no sha, and a date in the server's local time without a zone."""
+
+    message: Annotated[str, BeforeValidator(_text)] = ""
+    author: GitAuthor | None = None
+    date: str | None = None
+
+
+class GitStatus(MageModel):
+    """The repository Mage works in: its branch (None when the folder is no repository) and changed files.
+
+    Mage lists at most 100 files of each kind and the last 12 commits (`logs`).
+    """
+
+    name: str | None = None
+    modified_files: Paths = Field(default_factory=list)
+    staged_files: Paths = Field(default_factory=list)
+    untracked_files: Paths = Field(default_factory=list)
+    logs: list[GitCommit] = Field(default_factory=list)
+    logs_read: bool = True
+    """False when Mage could not read the commit log (a folder that is no repository, or no commit yet)."""
+
+
+class GitSyncSettings(MageModel):
+    """Mage's Git sync settings (Settings → Sync data); credentials live in secrets and are not modelled."""
+
+    remote_repo_link: str | None = None
+    repo_path: str | None = None
+    branch: str | None = None
+    auth_type: str | None = None
+    sync_submodules: bool | None = None
+
+
+class DeploymentSetting(MageModel):
+    """Mage Pro: a named deployment target. Its shape is not documented; read leniently (flat or `stage`)."""
+
+    name: str
+    environment: str | None = None
+    stage_branch: str | None = None
+    target_directory: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_stage(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("stage"), dict):
+            return data
+        stage: dict[str, Any] = data["stage"]
+        branch = stage.get("branch")
+        return {
+            "name": data.get("name"),
+            "environment": data.get("environment") or stage.get("environment"),
+            "stage_branch": data.get("stage_branch") or (branch.get("name") if isinstance(branch, dict) else branch),
+            "target_directory": data.get("target_directory") or stage.get("target_directory"),
+        }
+
+
+class Deployment(MageModel):
+    """Mage Pro's answer to a new deployment (its shape is undocumented: only these fields are read)."""
+
+    id: int | str | None = None
+    status: str | None = None

@@ -1,5 +1,406 @@
-"""Blocks of a pipeline: read, create, edit (code verified by reading it back), delete."""
+"""Blocks of a pipeline: read, create, edit (code verified by reading it back), delete.
 
-from .base import ToolSpec
+A block's code is a file of the project, named after the block's type and uuid, and shared by
+every pipeline that has a block of that uuid and type: Mage reuses (and overwrites) an existing
+file for a new block of that name, moves it on a rename, and keeps it when the block is deleted.
+The tools refuse what would touch another pipeline's code unseen, and say when a change does.
+"""
 
-TOOLS: tuple[ToolSpec, ...] = ()
+import difflib
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from mage_mcp.clients import Block, Pipeline
+from mage_mcp.server.confirmation import MutationOutcome, Plan
+from mage_mcp.server.runtime import Runtime
+
+from .base import ToolSpec, changes, reads, runtime
+from .block_views import BlockView, block_view
+from .names import PlainName, uuid_from_name
+from .paging import RESULT_BUDGET_BYTES, cut
+
+CODE_LIMIT = 60_000
+"""Characters of code `get_block` shows at most."""
+DIFF_LINES, DIFF_LINE_CHARS, DIFF_BYTES = 200, 500, 40_000
+NAMES_SHOWN = 30
+
+PipelineUuid = Annotated[PlainName, Field(description="As list_pipelines shows it")]
+BlockUuid = Annotated[PlainName, Field(description="As get_pipeline shows it")]
+BlockName = Annotated[PlainName, Field(description="Mage derives the block_uuid from it")]
+BlockType = Literal["data_loader", "transformer", "data_exporter", "custom", "sensor", "scratchpad", "markdown"]
+Language = Annotated[Literal["python", "sql", "r", "yaml"], Field(description="Ignored for markdown blocks")]
+Code = Annotated[str | None, Field(max_length=2_000_000)]
+Upstream = Annotated[
+    list[Annotated[str, Field(max_length=255)]] | None,
+    Field(max_length=100, description="uuids of the blocks it runs after"),
+]
+
+
+class BlockCreated(MutationOutcome):
+    pipeline_uuid: str | None = None
+    block_uuid: str | None = None
+    file_path: str | None = None
+
+
+class BlockUpdated(MutationOutcome):
+    pipeline_uuid: str | None = None
+    block_uuid: str | None = None
+    """The block's uuid now: a rename changes it."""
+    previous_uuid: str | None = None
+    changed: list[str] = Field(default_factory=list)
+
+
+class BlockDeleted(MutationOutcome):
+    pipeline_uuid: str | None = None
+    block_uuid: str | None = None
+    relinked: dict[str, list[str]] = Field(default_factory=dict)
+    """Downstream blocks re-linked (the first 30), with their upstream blocks now."""
+    relinked_count: int = 0
+    kept_file: str | None = None
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+async def get_block(ctx: Context[Runtime, Any], pipeline_uuid: PipelineUuid, block_uuid: BlockUuid) -> BlockView:
+    """Show one block: type, language, upstream and downstream blocks, and its code (cut at 60,000 characters)."""
+    block = await runtime(ctx).cluster.get_block(pipeline_uuid, block_uuid)
+    rest = len(block_view(block, code_limit=None).model_dump_json().encode())
+    return block_view(block, code_limit=_fitting_chars(block.content or "", RESULT_BUDGET_BYTES - rest))
+
+
+def _fitting_chars(code: str, budget: int) -> int:
+    """At most CODE_LIMIT characters, fewer when their JSON would not fit `budget` bytes."""
+    chars = min(len(code), CODE_LIMIT)
+    while chars > 0 and (size := len(json.dumps(code[:chars], ensure_ascii=False).encode())) > budget:
+        chars = max(chars * budget // size - 1, 0)
+    return chars
+
+
+# -- create -----------------------------------------------------------------------------------
+
+
+async def plan_create(
+    ctx: Context[Runtime, Any],
+    pipeline_uuid: PipelineUuid,
+    name: BlockName,
+    type: BlockType,
+    language: Language,
+    code: Code,
+    upstream: Upstream,
+) -> Plan:
+    cluster = runtime(ctx).cluster
+    pipeline = await cluster.get_pipeline(pipeline_uuid)
+    new = Block(uuid=uuid_from_name(name), type=type, language=_language(type, language))
+    if any(block.uuid == new.uuid for block in pipeline.blocks):
+        raise ToolError(f"Pipeline {pipeline.uuid!r} already has a block {new.uuid!r}: choose another name.")
+    parents = _known_upstream(pipeline, upstream or [], new.uuid)
+    if await cluster.block_file_exists(new.file_path):
+        raise ToolError(
+            f"The project already has the block file {new.file_path} (block files are shared by all pipelines, and "
+            "Mage keeps the file of a deleted block): Mage would reuse it instead of a new one. Choose another name."
+        )
+    after = f"after {_names(parents)}" if parents else "with no upstream block"
+    lines = code.count("\n") + (not code.endswith("\n")) if code else 0
+    written = f"the given code ({lines} line{'s' * (lines != 1)})" if code else "Mage's template for the type"
+    return Plan(
+        summary=f"Create the {type} block {new.uuid!r} ({new.language}) in pipeline {pipeline.uuid!r}, {after}, "
+        f"in the new file {new.file_path}, with {written}.",
+        changes={"pipeline_uuid": pipeline.uuid, "block_uuid": new.uuid, "file": new.file_path, "upstream": parents},
+    )
+
+
+async def create_block(
+    ctx: Context[Runtime, Any],
+    plan: Plan,
+    pipeline_uuid: PipelineUuid,
+    name: BlockName,
+    type: BlockType,
+    language: Language = "python",
+    code: Code = None,
+    upstream: Upstream = None,
+) -> BlockCreated:
+    """Add a block to a pipeline (Mage writes its template unless code is given); returns the block_uuid."""
+    cluster = runtime(ctx).cluster
+    block = await cluster.create_block(
+        pipeline_uuid,
+        name=name,
+        type=type,
+        language=_language(type, language),
+        upstream=plan.changes["upstream"],
+        code=_normalized(code),
+    )
+    if code == "":  # Mage writes its template for empty content
+        await cluster.write_block_code(pipeline_uuid, block, "")
+    elif code is not None:
+        await cluster.verify_block_code(pipeline_uuid, block.uuid, _normalized(code) or "")
+    return BlockCreated(
+        status="created",
+        pipeline_uuid=pipeline_uuid,
+        block_uuid=block.uuid,
+        file_path=block.file_path,
+        message=f"Created block {block.uuid!r}; get_block shows it, trigger_pipeline runs the pipeline.",
+    )
+
+
+def _language(block_type: str, language: str) -> str:
+    return "markdown" if block_type == "markdown" else language
+
+
+# -- update -----------------------------------------------------------------------------------
+
+
+async def plan_update(
+    ctx: Context[Runtime, Any],
+    pipeline_uuid: PipelineUuid,
+    block_uuid: BlockUuid,
+    code: Code,
+    upstream: Upstream,
+    name: BlockName | None,
+) -> Plan:
+    cluster = runtime(ctx).cluster
+    block = await cluster.get_block(pipeline_uuid, block_uuid)
+    pipeline = await cluster.get_pipeline(pipeline_uuid)
+    said: list[str] = []
+    changed: dict[str, Any] = {}
+    target = block
+    if name is not None and name != block.name:
+        target = await _renamed(runtime(ctx), pipeline, block, name)
+        said.append(
+            f"Rename it to {name!r}: its uuid becomes {target.uuid!r} and its file moves to {target.file_path}."
+        )
+        changed["name"] = {"from": block.name, "to": name, "block_uuid": target.uuid}
+    if upstream is not None:
+        parents = _known_upstream(pipeline, upstream, block.uuid)
+        if set(parents) != set(block.upstream_blocks):
+            said.append(
+                f"Run it after {_names(parents) or 'no block'} (now: {_names(block.upstream_blocks) or 'none'})."
+            )
+            changed["upstream"] = {"from": block.upstream_blocks[:NAMES_SHOWN], "to": parents}
+    new_code = _normalized(code)
+    if new_code is not None and new_code != block.content:
+        said.append(await _code_change(runtime(ctx), pipeline.uuid, block, target.file_path, new_code))
+        changed["code"] = {"chars_before": len(block.content or ""), "chars_after": len(new_code)}
+    if not changed:
+        return Plan.nothing_to_do(
+            f"Block {block.uuid!r} already has this code, upstream and name.",
+            pipeline_uuid=pipeline.uuid,
+            block_uuid=block.uuid,
+        )
+    return Plan(
+        summary=f"Change block {block.uuid!r} of pipeline {pipeline.uuid!r}. " + " ".join(said),
+        changes={"pipeline_uuid": pipeline.uuid, "block_uuid": block.uuid, **changed},
+    )
+
+
+async def update_block(
+    ctx: Context[Runtime, Any],
+    plan: Plan,
+    pipeline_uuid: PipelineUuid,
+    block_uuid: BlockUuid,
+    code: Code = None,
+    upstream: Upstream = None,
+    name: BlockName | None = None,
+) -> BlockUpdated:
+    """Change a block's code, upstream blocks or name (a rename changes its uuid); returns what changed."""
+    cluster = runtime(ctx).cluster
+    fields: dict[str, Any] = {}
+    if "name" in plan.changes:
+        fields["name"] = name
+    if "upstream" in plan.changes:
+        fields["upstream_blocks"] = plan.changes["upstream"]["to"]
+    uuid = (await cluster.update_block(pipeline_uuid, block_uuid, fields)).uuid if fields else block_uuid
+    block = await cluster.get_block(pipeline_uuid, uuid)
+    if "upstream" in plan.changes and set(block.upstream_blocks) != set(plan.changes["upstream"]["to"]):
+        raise ToolError(
+            f"Mage did not keep the new upstream blocks of {block.uuid!r}: it shows "
+            f"{_names(block.upstream_blocks) or 'none'}. get_block shows the block as it is now."
+        )
+    if "code" in plan.changes:
+        await cluster.write_block_code(pipeline_uuid, block, _normalized(code) or "")
+    return BlockUpdated(
+        status="updated",
+        pipeline_uuid=pipeline_uuid,
+        block_uuid=block.uuid,
+        previous_uuid=block_uuid if block.uuid != block_uuid else None,
+        changed=[key for key in ("name", "upstream", "code") if key in plan.changes],
+        message=plan.summary.split("\n", 1)[0],
+    )
+
+
+async def _renamed(rt: Runtime, pipeline: Pipeline, block: Block, name: str) -> Block:
+    """The block as a rename makes it, once Mage could do it without harm; else a ToolError saying why."""
+    new = Block(uuid=uuid_from_name(name), type=block.type, language=block.language)
+    if new.uuid == block.uuid:
+        raise ToolError(f"The name {name!r} gives the block its own uuid {block.uuid!r}: Mage cannot change that.")
+    if any(other.uuid == new.uuid for other in pipeline.blocks):
+        raise ToolError(f"Pipeline {pipeline.uuid!r} already has a block {new.uuid!r}: choose another name.")
+    if await rt.cluster.block_file_exists(new.file_path):
+        raise ToolError(f"The project already has the block file {new.file_path}: choose another name.")
+    sharing = [uuid for uuid in await rt.cluster.pipelines_using_file(block.file_path) if uuid != pipeline.uuid]
+    if sharing:
+        raise ToolError(
+            f"The block's file {block.file_path} is also the code of pipelines {_names(sharing)}: a rename moves "
+            "the file and they would lose that code. Leave the name, or create_block a copy under the new name."
+        )
+    return new
+
+
+async def _code_change(rt: Runtime, pipeline_uuid: str, block: Block, path: str, code: str) -> str:
+    sharing = [uuid for uuid in await rt.cluster.pipelines_using_file(block.file_path) if uuid != pipeline_uuid]
+    shared = f" The file is shared: the code of pipelines {_names(sharing)} changes too." if sharing else ""
+    diff = await anyio.to_thread.run_sync(code_diff, block.content or "", code, path)
+    return f"Write its code (file {path}).{shared}\n{diff}"
+
+
+def code_diff(before: str, after: str, path: str) -> str:
+    """A unified diff of the code: at most DIFF_LINES lines (each cut, DIFF_BYTES in all), then a count of the rest."""
+    lines = list(
+        difflib.unified_diff(before.splitlines(), after.splitlines(), f"{path} (now)", f"{path} (new)", lineterm="")
+    )
+    shown: list[str] = []
+    used = 0
+    for line in (cut(line, DIFF_LINE_CHARS) for line in lines[:DIFF_LINES]):
+        used += len(json.dumps(line, ensure_ascii=False).encode())
+        if used > DIFF_BYTES:
+            break
+        shown.append(line)
+    if len(shown) < len(lines):
+        shown.append(f"… {len(lines) - len(shown)} more diff lines")
+    return "\n".join(shown)
+
+
+# -- delete -----------------------------------------------------------------------------------
+
+
+async def plan_delete(
+    ctx: Context[Runtime, Any], pipeline_uuid: PipelineUuid, block_uuid: BlockUuid, force: bool
+) -> Plan:
+    block, relink = await _relinking(runtime(ctx), pipeline_uuid, block_uuid)
+    if relink and not force:
+        raise ToolError(
+            f"Blocks {_names(list(relink))} depend on {block.uuid!r}. Pass force=true to delete it and re-link them "
+            f"to its upstream blocks ({_names(block.upstream_blocks) or 'none'}), or change them with update_block."
+        )
+    shown = list(relink.items())[:NAMES_SHOWN]
+    said = [
+        f"Remove the {block.type} block {block.uuid!r} from pipeline {pipeline_uuid!r}.",
+        *(f"Block {child!r} then runs after {_names(parents) or 'no block'}." for child, parents in shown),
+        f"{len(relink) - len(shown)} more blocks are re-linked the same way." if len(relink) > len(shown) else "",
+        _file_fate(block),
+    ]
+    return Plan(
+        summary=" ".join(sentence for sentence in said if sentence),
+        changes={
+            "pipeline_uuid": pipeline_uuid,
+            "block_uuid": block.uuid,
+            "relink": dict(shown),
+            "relinked": len(relink),
+        },
+    )
+
+
+async def delete_block(
+    ctx: Context[Runtime, Any],
+    plan: Plan,
+    pipeline_uuid: PipelineUuid,
+    block_uuid: BlockUuid,
+    force: Annotated[bool, Field(description="Re-link the blocks that depend on it to its upstream blocks")] = False,
+) -> BlockDeleted:
+    """Remove a block from a pipeline (its file stays in the project); one others depend on needs force=true."""
+    cluster = runtime(ctx).cluster
+    block, relink = await _relinking(runtime(ctx), pipeline_uuid, block_uuid)
+    if relink and not force:
+        raise ToolError(f"Blocks {_names(list(relink))} now depend on {block_uuid!r}: nothing was changed.")
+    # Mage's own force=true re-link can leave a block listing the same upstream block twice: re-link each here.
+    for child, parents in relink.items():
+        await cluster.update_block(pipeline_uuid, child, {"upstream_blocks": parents})
+    await cluster.delete_block(pipeline_uuid, block_uuid)
+    after = {b.uuid: b for b in (await cluster.get_pipeline(pipeline_uuid)).blocks}
+    wrong = [c for c, parents in relink.items() if c in after and sorted(after[c].upstream_blocks) != sorted(parents)]
+    if block_uuid in after or wrong:
+        raise ToolError(
+            f"Mage does not show the deletion of {block_uuid!r} as planned (still there: {block_uuid in after}; "
+            f"re-linked differently: {_names(wrong) or 'none'}). get_pipeline shows the blocks as they are now."
+        )
+    return BlockDeleted(
+        status="deleted",
+        pipeline_uuid=pipeline_uuid,
+        block_uuid=block_uuid,
+        relinked=dict(list(relink.items())[:NAMES_SHOWN]),
+        relinked_count=len(relink),
+        kept_file=None if block.type in ("markdown", "scratchpad") else block.file_path,
+        message=f"Removed block {block_uuid!r}. {_file_fate(block)}",
+    )
+
+
+async def _relinking(rt: Runtime, pipeline_uuid: str, block_uuid: str) -> tuple[Block, dict[str, list[str]]]:
+    """The block, and the upstream each block that depends on it gets once it is gone."""
+    block = await rt.cluster.get_block(pipeline_uuid, block_uuid)
+    pipeline = await rt.cluster.get_pipeline(pipeline_uuid)
+    children = [other for other in pipeline.blocks if block.uuid in other.upstream_blocks]
+    return block, {child.uuid: _relinked(child.upstream_blocks, block) for child in children}
+
+
+def _relinked(upstream: Sequence[str], removed: Block) -> list[str]:
+    """A downstream block's upstream once `removed` goes: the others, then `removed`'s own, each once."""
+    kept = [uuid for uuid in upstream if uuid != removed.uuid]
+    return list(dict.fromkeys([*kept, *removed.upstream_blocks]))
+
+
+def _file_fate(block: Block) -> str:
+    if block.type in ("markdown", "scratchpad"):
+        return f"Mage removes its file {block.file_path} unless another pipeline uses it."
+    return f"Its file {block.file_path} stays in the project (Mage keeps block files; a block of that name reuses it)."
+
+
+# -- shared -----------------------------------------------------------------------------------
+
+
+def _known_upstream(pipeline: Pipeline, upstream: Sequence[str], block_uuid: str) -> list[str]:
+    """`upstream` without repeats, once every block in it is in the pipeline and none would run before the block."""
+    parents = list(dict.fromkeys(upstream))
+    known = {block.uuid for block in pipeline.blocks}
+    if unknown := [uuid for uuid in parents if uuid not in known]:
+        raise ToolError(
+            f"Pipeline {pipeline.uuid!r} has no block {_names(unknown)}; its blocks are {_names(sorted(known))}."
+        )
+    if looped := [uuid for uuid in parents if uuid in _downstream_of(pipeline, block_uuid) | {block_uuid}]:
+        raise ToolError(f"Blocks {_names(looped)} run after {block_uuid!r}: as its upstream they would form a cycle.")
+    return parents
+
+
+def _downstream_of(pipeline: Pipeline, block_uuid: str) -> set[str]:
+    children = {block.uuid: block.downstream_blocks for block in pipeline.blocks}
+    found: set[str] = set()
+    todo = [block_uuid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _normalized(code: str | None) -> str | None:
+    """Mage reads a file back with `\\n` line ends, so code is written with them."""
+    return None if code is None else code.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _names(uuids: Sequence[str]) -> str:
+    shown = ", ".join(repr(uuid) for uuid in uuids[:NAMES_SHOWN])
+    return shown + (f" and {len(uuids) - NAMES_SHOWN} more" if len(uuids) > NAMES_SHOWN else "")
+
+
+TOOLS: tuple[ToolSpec, ...] = (
+    reads(get_block, "Get block", "cluster"),
+    changes(create_block, "Create block", "cluster", plan=plan_create, destructive=False, idempotent=True),
+    changes(update_block, "Update block", "cluster", plan=plan_update, destructive=True, idempotent=True),
+    changes(delete_block, "Delete block", "cluster", plan=plan_delete, destructive=True, idempotent=True),
+)

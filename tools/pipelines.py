@@ -1,26 +1,46 @@
-"""Pipelines on the Mage cluster: list them, and start a run (Mage runs a pipeline only through a trigger)."""
+"""Pipelines on the Mage cluster: list and read them, create, rename or describe, and delete one with its triggers.
+
+Mage derives a pipeline's uuid from its name, so a rename changes the uuid (Mage moves the
+pipeline's triggers and runs to the new one). Mage's own delete keeps the triggers, runs and
+block files; `delete_pipeline` (in `pipeline_deletion`) deletes the triggers too.
+"""
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from mage_mcp.clients import Pipeline, Trigger
+from mage_mcp.clients import Block, Pipeline
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
 from .base import ToolSpec, changes, reads, runtime
+from .block_views import BlockView, block_view, execution_order
+from .names import PlainName, uuid_from_name
+from .paging import RESULT_BUDGET_BYTES, cut, offset_from
 from .paging import cursor as next_page
-from .paging import offset_from
 
-OWNED_TRIGGER_NAME = "mage-mcp"
-"""The API trigger this server creates once per pipeline and reuses for every run it starts."""
+CODE_LIMIT = 20_000
+"""Characters of one block's code `get_pipeline` shows; `get_block` shows more."""
+NAME_CHARS, DESCRIPTION_CHARS, LISTED_DESCRIPTION_CHARS = 1_000, 5_000, 500
+TAG_CHARS, MAX_TAGS = 100, 50
+VARIABLE_NAMES_SHOWN = 100
 
-RunVariables = Annotated[dict[str, Any] | None, Field(description="Block kwargs")]
-TriggerId = int | None  # default: the API trigger this server owns for the pipeline
-IdempotencyKey = Annotated[str | None, Field(max_length=200, description="Same key and arguments: no second run")]
+
+def _tag(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a tag must not be empty or blank")
+    return value.strip()
+
+
+PipelineUuid = Annotated[PlainName, Field(description="As list_pipelines shows it")]
+PipelineName = Annotated[PlainName, Field(description="Mage derives the pipeline_uuid from it")]
+Description = Annotated[str | None, Field(max_length=DESCRIPTION_CHARS)]
+Tags = Annotated[
+    list[Annotated[str, Field(max_length=TAG_CHARS), AfterValidator(_tag)]] | None, Field(max_length=MAX_TAGS)
+]
 
 
 class PipelineItem(BaseModel):
@@ -36,10 +56,33 @@ class PipelineList(BaseModel):
     next_cursor: str | None
 
 
-class RunStarted(MutationOutcome):
-    run_id: int | None = None
+class PipelineDetail(BaseModel):
+    uuid: str
+    name: str | None
+    type: str | None
+    description: str | None
+    tags: list[str]
+    blocks: list[BlockView]
+    """In execution order: every block after its upstream blocks."""
+    block_count: int
+    variable_names: list[str]
+    trigger_count: int | None
+    code_left_out: list[str] | None = None
+    """Blocks whose code did not fit in this result (get_block reads one block's code)."""
+    note: str | None = None
+
+
+class PipelineCreated(MutationOutcome):
     pipeline_uuid: str | None = None
-    trigger_id: int | None = None
+
+
+class PipelineUpdated(MutationOutcome):
+    pipeline_uuid: str | None = None
+    previous_pipeline_uuid: str | None = None
+    changed: list[str] | None = None
+
+
+# -- reading ----------------------------------------------------------------------------------
 
 
 async def list_pipelines(
@@ -51,104 +94,258 @@ async def list_pipelines(
     """List the Mage cluster's pipelines by uuid."""
     offset = offset_from(cursor, "list_pipelines")
     page = await runtime(ctx).cluster.list_pipelines(search=search, limit=limit, offset=offset)
+    items = _while_they_fit([_item(p) for p in page.items])
+    more = page.has_more or len(items) < len(page.items)
     return PipelineList(
-        pipelines=[_item(p) for p in page.items],
+        pipelines=items,
         total=page.total,
-        next_cursor=next_page(offset + len(page.items)) if page.has_more else None,
+        next_cursor=next_page(offset + len(items)) if more else None,
     )
-
-
-async def plan_run(
-    ctx: Context[Runtime, Any],
-    pipeline_uuid: str,
-    variables: RunVariables,
-    trigger_id: TriggerId,
-    idempotency_key: IdempotencyKey,
-) -> Plan:
-    rt = runtime(ctx)
-    if idempotency_key is not None:
-        arguments = {"pipeline_uuid": pipeline_uuid, "variables": variables, "trigger_id": trigger_id}
-        if (first := rt.idempotency.recall("trigger_pipeline", idempotency_key, arguments)) is not None:
-            return Plan.nothing_to_do(f"Run {first['run_id']} was already started with this idempotency_key.", **first)
-    pipeline = await rt.cluster.get_pipeline(pipeline_uuid)
-    shown = json.dumps(variables or {}, sort_keys=True, default=str)
-    if trigger_id is not None:
-        chosen = _usable_trigger(await rt.cluster.get_trigger(trigger_id), pipeline.uuid)
-        via = f"through its trigger {chosen.id} ({chosen.name!r})"
-    elif (owned := await rt.cluster.find_trigger(pipeline.uuid, OWNED_TRIGGER_NAME, "api")) is not None:
-        via = f"through the server's API trigger {owned.id}"
-    else:
-        via = f"through a new API trigger {OWNED_TRIGGER_NAME!r} (created once, reused later)"
-    return Plan(
-        summary=f"Start a run of pipeline {pipeline.uuid!r} on {rt.cluster.base_url} {via}, with variables {shown}.",
-        changes={"pipeline_uuid": pipeline.uuid, "variables": variables or {}, "trigger_id": trigger_id},
-    )
-
-
-async def trigger_pipeline(
-    ctx: Context[Runtime, Any],
-    plan: Plan,
-    pipeline_uuid: str,
-    variables: RunVariables = None,
-    trigger_id: TriggerId = None,
-    idempotency_key: IdempotencyKey = None,
-) -> RunStarted:
-    """Start a pipeline run; returns run_id at once (then wait_for_run or get_run)."""
-    rt = runtime(ctx)
-    if idempotency_key is None:
-        return await _start_run(rt, pipeline_uuid, variables, trigger_id)
-    arguments = {"pipeline_uuid": pipeline_uuid, "variables": variables, "trigger_id": trigger_id}
-    async with rt.idempotency.lock("trigger_pipeline", idempotency_key):
-        if (first := rt.idempotency.recall("trigger_pipeline", idempotency_key, arguments)) is not None:
-            return RunStarted.model_validate(
-                {**first, "message": f"Run {first['run_id']} was already started with this key."}
-            )
-        started = await _start_run(rt, pipeline_uuid, variables, trigger_id)
-        rt.idempotency.remember("trigger_pipeline", idempotency_key, arguments, started.model_dump(include=_REMEMBERED))
-    return started
-
-
-_REMEMBERED = {"status", "run_id", "pipeline_uuid", "trigger_id"}
-
-
-async def _start_run(
-    rt: Runtime, pipeline_uuid: str, variables: dict[str, Any] | None, trigger_id: int | None
-) -> RunStarted:
-    if trigger_id is None:
-        trigger = await rt.cluster.ensure_api_trigger(pipeline_uuid, OWNED_TRIGGER_NAME)
-    else:
-        trigger = _usable_trigger(await rt.cluster.get_trigger(trigger_id), pipeline_uuid)
-    run = await rt.cluster.create_run(trigger.id, variables or {})
-    return RunStarted(
-        status=run.status,
-        run_id=run.id,
-        pipeline_uuid=run.pipeline_uuid,
-        trigger_id=trigger.id,
-        message=f"Run {run.id} created; wait_for_run (or get_run) tells when it is done.",
-    )
-
-
-def _usable_trigger(trigger: Trigger, pipeline_uuid: str) -> Trigger:
-    if trigger.pipeline_uuid != pipeline_uuid:
-        raise ToolError(f"Trigger {trigger.id} belongs to pipeline {trigger.pipeline_uuid!r}, not {pipeline_uuid!r}.")
-    if trigger.status != "active":
-        raise ToolError(
-            f"Trigger {trigger.id} is {trigger.status}; Mage only runs active triggers. Activate it in Mage, "
-            "or omit trigger_id to run through the server's own API trigger."
-        )
-    return trigger
 
 
 def _item(pipeline: Pipeline) -> PipelineItem:
     return PipelineItem(
         uuid=pipeline.uuid,
-        name=pipeline.name,
+        name=cut(pipeline.name, NAME_CHARS) if pipeline.name else pipeline.name,
         type=pipeline.type,
-        description=pipeline.description,
+        description=cut(pipeline.description, LISTED_DESCRIPTION_CHARS) if pipeline.description else None,
+    )
+
+
+def _while_they_fit(items: list[PipelineItem]) -> list[PipelineItem]:
+    """The first items whose sizes fit the result budget (at least one); the cursor then continues after them."""
+    kept: list[PipelineItem] = []
+    budget = RESULT_BUDGET_BYTES - _NOTE_BYTES
+    for item in items:
+        budget -= _size(item) + 1
+        if budget < 0 and kept:
+            break
+        kept.append(item)
+    return kept
+
+
+async def get_pipeline(
+    ctx: Context[Runtime, Any],
+    pipeline_uuid: PipelineUuid,
+    include_code: Annotated[bool, Field(description="Each block's code, cut at 20,000 chars")] = False,
+) -> PipelineDetail:
+    """Show a pipeline: its blocks in execution order (code only with include_code), variable names, trigger count."""
+    cluster = runtime(ctx).cluster
+    pipeline = await cluster.get_pipeline(pipeline_uuid, with_code=include_code)
+    triggers = await cluster.list_triggers(pipeline_uuid=pipeline.uuid, limit=1)
+    return pipeline_detail(pipeline, triggers.total, include_code=include_code)
+
+
+def pipeline_detail(pipeline: Pipeline, trigger_count: int | None, *, include_code: bool) -> PipelineDetail:
+    """The pipeline as shown, within the result budget whatever Mage holds: blocks while they fit, then
+    each block's code in execution order until one does not fit (that one's and all later code left out)."""
+    ordered = execution_order(pipeline.blocks)
+    detail = PipelineDetail(
+        uuid=pipeline.uuid,
+        name=cut(pipeline.name, NAME_CHARS) if pipeline.name else pipeline.name,
+        type=pipeline.type,
+        description=cut(pipeline.description, DESCRIPTION_CHARS) if pipeline.description else pipeline.description,
+        tags=[cut(tag, TAG_CHARS) for tag in pipeline.tags[:MAX_TAGS]],
+        blocks=[],
+        block_count=len(ordered),
+        variable_names=[cut(name, TAG_CHARS) for name in list(pipeline.variables or {})[:VARIABLE_NAMES_SHOWN]],
+        trigger_count=trigger_count,
+    )
+    budget = RESULT_BUDGET_BYTES - _size(detail) - _NOTE_BYTES
+    views: list[BlockView] = []
+    for block in ordered:
+        view = block_view(block, code_limit=None)
+        cost = _size(view) + _size(block.uuid) + 1  # the uuid may go in code_left_out too
+        if cost > budget:
+            break
+        views.append(view)
+        budget -= cost
+    left_out = _add_code(views, ordered, budget) if include_code else []
+    notes = []
+    if len(views) < len(ordered):
+        notes.append(f"Only the first {len(views)} of {len(ordered)} blocks (in execution order) fit in one result.")
+    if left_out:
+        notes.append(
+            f"The code of {len(left_out)} blocks, from {left_out[0]!r} on (code_left_out), was left out to keep "
+            "this result under 90 KB; get_block reads one block's code."
+        )
+    return detail.model_copy(
+        update={"blocks": views, "code_left_out": left_out or None, "note": " ".join(notes) or None}
+    )
+
+
+def _add_code(views: list[BlockView], ordered: list[Block], budget: int) -> list[str]:
+    """Put each listed block's code in its view while the budget lasts; the uuids of those left out."""
+    left_out: list[str] = []
+    for index, block in enumerate(ordered[: len(views)]):
+        if block.content is None:
+            continue
+        with_code = block_view(block, code_limit=CODE_LIMIT)
+        extra = _size(with_code) - _size(views[index])
+        if left_out or extra > budget:
+            left_out.append(block.uuid)
+            continue
+        views[index] = with_code
+        budget -= extra
+    return left_out
+
+
+_NOTE_BYTES = 1_000  # room for the note (which names one block) and the code_left_out key
+
+
+def counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _size(value: BaseModel | str) -> int:
+    """Bytes of `value` as the result's JSON holds it (nulls left out, as the server sends it)."""
+    data = value.model_dump(mode="json", exclude_none=True) if isinstance(value, BaseModel) else value
+    return len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+# -- create -----------------------------------------------------------------------------------
+
+
+async def plan_create(
+    ctx: Context[Runtime, Any],
+    name: PipelineName,
+    type: Literal["python", "streaming", "integration"],
+    description: Description,
+    tags: Tags,
+) -> Plan:
+    rt = runtime(ctx)
+    uuid = _uuid_for(name)
+    if await rt.cluster.pipeline_exists(uuid):
+        raise ToolError(
+            f"A pipeline with uuid {uuid!r} exists already (Mage derives the uuid {uuid!r} from the name {name!r}). "
+            "Choose another name, or get_pipeline / update_pipeline that one."
+        )
+    extras = "".join(
+        [
+            f", described in {len(description)} characters" if description else "",
+            f", tagged {', '.join(tags)}" if tags else "",
+        ]
+    )
+    return Plan(
+        summary=f"Create an empty {type} pipeline named {name!r} on {rt.cluster.base_url}{extras}. Mage derives its "
+        f"uuid from the name: it will be {uuid!r}.",
+        changes={"pipeline_uuid": uuid, "name": name, "type": type, "description": description, "tags": tags or []},
+    )
+
+
+async def create_pipeline(
+    ctx: Context[Runtime, Any],
+    plan: Plan,
+    name: PipelineName,
+    type: Literal["python", "streaming", "integration"] = "python",
+    description: Description = None,
+    tags: Tags = None,
+) -> PipelineCreated:
+    """Create an empty pipeline (then create_block); returns its pipeline_uuid, which Mage derives from the name."""
+    pipeline = await runtime(ctx).cluster.create_pipeline(name, type=type, description=description, tags=tags or [])
+    return PipelineCreated(
+        status="created",
+        pipeline_uuid=pipeline.uuid,
+        message=f"Created pipeline {pipeline.uuid!r}: Mage derived this uuid from the name {name!r}.",
+    )
+
+
+def _uuid_for(name: str) -> str:
+    uuid = uuid_from_name(name)
+    if not uuid.strip("_"):
+        raise ToolError(f"The name {name!r} has no letter or digit; Mage derives the pipeline's uuid from it.")
+    return uuid
+
+
+# -- update -----------------------------------------------------------------------------------
+
+
+async def plan_update(
+    ctx: Context[Runtime, Any],
+    pipeline_uuid: PipelineUuid,
+    name: PipelineName | None,
+    description: Description,
+    tags: Tags,
+) -> Plan:
+    cluster = runtime(ctx).cluster
+    pipeline = await cluster.get_pipeline(pipeline_uuid)
+    sent: dict[str, Any] = {}
+    said: list[str] = []
+    if name is not None and name != pipeline.name:
+        new_uuid = await _rename_target(runtime(ctx), pipeline, name)
+        sent["name"] = name
+        said.append(await _rename_said(runtime(ctx), pipeline, name, new_uuid))
+    if description is not None and description != (pipeline.description or ""):
+        sent["description"] = description
+        said.append(f"Set its description ({len(description)} characters).")
+    if tags is not None and sorted(tags) != sorted(pipeline.tags):
+        sent["tags"] = tags
+        said.append(f"Set its tags to {', '.join(tags) or 'none'}.")
+    if not sent:
+        return Plan.nothing_to_do(
+            f"Pipeline {pipeline.uuid!r} already has this name, description and tags.", pipeline_uuid=pipeline.uuid
+        )
+    new_uuid = uuid_from_name(sent["name"]) if "name" in sent else pipeline.uuid
+    return Plan(
+        summary=f"Update pipeline {pipeline.uuid!r} on {cluster.base_url}: {' '.join(said)}",
+        changes={"pipeline_uuid": pipeline.uuid, "new_pipeline_uuid": new_uuid, "set": sent},
+    )
+
+
+async def _rename_target(rt: Runtime, pipeline: Pipeline, name: str) -> str:
+    """The uuid the rename gives, refused before asking when Mage would refuse it."""
+    new_uuid = _uuid_for(name)
+    if not pipeline.name:
+        raise ToolError(f"Pipeline {pipeline.uuid!r} has no name in its metadata; Mage does not rename it.")
+    if new_uuid == pipeline.uuid:
+        raise ToolError(
+            f"The name {name!r} gives the same uuid {new_uuid!r}; Mage refuses a rename that keeps the uuid "
+            "(it says the pipeline exists already). Choose a name that differs in letters or digits."
+        )
+    if await rt.cluster.pipeline_exists(new_uuid):
+        raise ToolError(
+            f"The name {name!r} gives the uuid {new_uuid!r}, and a pipeline with that uuid exists already. "
+            "Choose another name."
+        )
+    return new_uuid
+
+
+async def _rename_said(rt: Runtime, pipeline: Pipeline, name: str, new_uuid: str) -> str:
+    triggers = (await rt.cluster.list_triggers(pipeline_uuid=pipeline.uuid, limit=1)).total or 0
+    runs = (await rt.cluster.list_runs(pipeline_uuid=pipeline.uuid, limit=1)).total or 0
+    return (
+        f"Rename it to {name!r}: this changes its uuid from {pipeline.uuid!r} to {new_uuid!r} (Mage derives the uuid "
+        f"from the name). Mage moves its folder, its {counted(triggers, 'trigger')} and its {counted(runs, 'run')} "
+        "to the new uuid, but "
+        "not the block outputs of those runs (get_block_output then finds none); block files stay where they are. "
+        f"Calls that name {pipeline.uuid!r} must use {new_uuid!r} afterwards."
+    )
+
+
+async def update_pipeline(
+    ctx: Context[Runtime, Any],
+    plan: Plan,
+    pipeline_uuid: PipelineUuid,
+    name: PipelineName | None = None,
+    description: Description = None,
+    tags: Tags = None,
+) -> PipelineUpdated:
+    """Rename a pipeline or set its description or tags; returns its pipeline_uuid (a new one after a rename)."""
+    sent: dict[str, Any] = plan.changes["set"]
+    updated = await runtime(ctx).cluster.update_pipeline(pipeline_uuid, sent)
+    renamed = updated.uuid != pipeline_uuid
+    return PipelineUpdated(
+        status="updated",
+        pipeline_uuid=updated.uuid,
+        previous_pipeline_uuid=pipeline_uuid if renamed else None,
+        changed=sorted(sent),
+        message=f"Pipeline {pipeline_uuid!r} is now {updated.uuid!r}." if renamed else None,
     )
 
 
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_pipelines, "List pipelines", "cluster"),
-    changes(trigger_pipeline, "Run pipeline", "cluster", plan=plan_run, destructive=False, idempotent=False),
+    reads(get_pipeline, "Get pipeline", "cluster"),
+    changes(create_pipeline, "Create pipeline", "cluster", plan=plan_create, destructive=False, idempotent=True),
+    changes(update_pipeline, "Update pipeline", "cluster", plan=plan_update, destructive=True, idempotent=True),
 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -208,6 +209,8 @@ def _error_from(error: dict[str, Any], http_status: int, what: Subject | None) -
         return MageAuthError(_AUTH_MESSAGES.get(kind or "", "Mage refused the credentials."), code=code, type=kind)
     if kind == "unauthorized_access" or code == 403:
         return MageAuthError("Mage denied access to this operation.", code=code, type=kind)
+    if kind == "record_invalid" and (missing := _missing_block(error)) is not None:
+        return MageNotFoundError(f"{missing} does not exist.", code=code, type=kind, kind="block")
     if kind == "record_not_found" or code == 404:
         # Mage's 404 message is often wrong (shared dicts mutated by its login code): don't repeat it.
         return MageNotFoundError(f"{_named(what)} was not found.", code=404, type=kind, kind=_kind(what))
@@ -222,6 +225,16 @@ _AUTH_MESSAGES = {
     "invalid_oauth_token": "Mage rejected the session token.",
     "expired_oauth_token": "The Mage session expired.",
 }
+
+
+_MISSING_BLOCK = re.compile(r"Block (?P<block>\S+) does not exist in pipeline (?P<pipeline>\S+)\.")
+
+
+def _missing_block(error: dict[str, Any]) -> str | None:
+    """Mage answers an unknown block with a 400 `record_invalid`; its message is reliable (a copied dict)."""
+    message = error.get("message")
+    found = _MISSING_BLOCK.fullmatch(message) if isinstance(message, str) else None
+    return f"Block {found['block']!r} of pipeline {found['pipeline']!r}" if found else None
 
 
 def _validation_detail(error: dict[str, Any]) -> str:

@@ -50,7 +50,8 @@ LEFTOVER_GRACE_S = 10.0
 LOG_TAIL_LINES = 40
 # Values that must never reach the stderr of mage-mcp or of the local cloud (besides the passwords and key).
 GREETING = "bonjour-7f3a9c"  # the env var value the tests set; unique, so a leak cannot hide in other text
-NEVER_LOGGED = (GREETING,)
+SECRET_VALUE = "orders-db-5e1b2d77"  # the project secret the authoring story creates
+NEVER_LOGGED = (GREETING, SECRET_VALUE)
 
 
 # ------------------------------------------------------------------------------- the local cloud

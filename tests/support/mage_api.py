@@ -160,3 +160,61 @@ class MageApi:
                 if entry.startswith("{"):
                     messages.append(str(json.loads(entry).get("message")))
         return messages
+
+    async def variables(self, pipeline_uuid: str) -> dict[str, Any]:
+        """The pipeline's global variables, name → value (`global_only`: no block outputs read)."""
+        body = await self.call("GET", f"/pipelines/{pipeline_uuid}/variables", params={"global_only": "true"})
+        (entry,) = [e for e in body["variables"] if e["block"]["uuid"] == "global"]
+        return {str(v["uuid"]): v["value"] for v in entry["variables"]}
+
+    async def secret_names(self) -> list[str]:
+        names: list[str] = []
+        while True:
+            body = await self.call("GET", "/secrets", params={"_limit": 100, "_offset": len(names)})
+            names += [str(s["name"]) for s in body["secrets"]]
+            if not body["metadata"]["next"]:
+                return names
+
+    async def delete_secret(self, name: str) -> None:
+        await self.call("DELETE", f"/secrets/{name}")
+
+    async def pipeline(self, pipeline_uuid: str) -> dict[str, Any]:
+        """The pipeline as Mage shows it (blocks without code); ApiFailure when it does not exist."""
+        params = {"includes_content": "false", "includes_outputs": "false"}
+        return dict((await self.call("GET", f"/pipelines/{pipeline_uuid}", params=params))["pipeline"])
+
+    async def add_schedule(self, pipeline_uuid: str, name: str, **fields: Any) -> dict[str, Any]:
+        """A new trigger of the pipeline (inactive unless `status` says otherwise)."""
+        payload = {"name": name, **fields}
+        path = f"/pipelines/{pipeline_uuid}/pipeline_schedules"
+        return dict((await self.call("POST", path, json={"pipeline_schedule": payload}))["pipeline_schedule"])
+
+    async def all_schedules(self) -> list[dict[str, Any]]:
+        """Every trigger of the project, those of deleted pipelines too."""
+        schedules: list[dict[str, Any]] = []
+        while True:
+            params = {"_limit": 100, "_offset": len(schedules)}
+            body = await self.call("GET", "/pipeline_schedules", params=params)
+            schedules += body["pipeline_schedules"]
+            if not body["metadata"]["next"]:
+                return schedules
+
+    async def blocks(self, pipeline_uuid: str) -> dict[str, dict[str, Any]]:
+        """The pipeline's blocks by uuid (without code), as Mage shows them."""
+        return {str(b["uuid"]): dict(b) for b in (await self.pipeline(pipeline_uuid))["blocks"]}
+
+    async def add_block(
+        self, pipeline_uuid: str, name: str, block_type: str, code: str | None = None, upstream: list[str] | None = None
+    ) -> str:
+        """A new python block of the pipeline (Mage's template without `code`); its uuid."""
+        block = {"name": name, "type": block_type, "language": "python", "upstream_blocks": upstream or []}
+        if code is not None:
+            block["content"] = code
+        body = await self.call("POST", f"/pipelines/{pipeline_uuid}/blocks", json={"block": block})
+        return str(body["block"]["uuid"])
+
+    async def file_size(self, path: str) -> int | None:
+        """The size of the project's file at `path` (relative to the project); None when there is no such file."""
+        body = await self.call("GET", f"/file_contents/{path.replace('/', '%2F')}")
+        size = body["file_content"]["size"]
+        return None if size is None else int(size)

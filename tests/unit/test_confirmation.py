@@ -143,7 +143,7 @@ async def test_a_token_with_any_single_argument_changed_is_refused(
     case = CASES[tool]
     token = await token_for(client, tool)
     arguments = [name for name in schema["properties"] if name != "confirmation_token"]
-    assert arguments
+    assert arguments or not CASES[tool].arguments, "arguments in the case that the tool's schema does not list"
     for name in arguments:
         changed = {
             **case.arguments,

@@ -47,30 +47,57 @@ REQUIRED = {
     "retry_run": ["run_id"],
     "delete_run": ["run_id"],
     # pipelines
+    "get_pipeline": ["pipeline_uuid"],
+    "create_pipeline": ["name"],
+    "update_pipeline": ["pipeline_uuid"],
+    "delete_pipeline": ["pipeline_uuid"],
     # blocks
+    "get_block": ["pipeline_uuid", "block_uuid"],
+    "create_block": ["pipeline_uuid", "name", "type"],
+    "update_block": ["pipeline_uuid", "block_uuid"],
+    "delete_block": ["pipeline_uuid", "block_uuid"],
     # triggers
+    "list_triggers": [],
+    "get_trigger": ["trigger_id"],
+    "create_trigger": ["pipeline_uuid", "name", "type"],
+    "update_trigger": ["trigger_id"],
+    "delete_trigger": ["trigger_id"],
     # variables
+    "list_variables": ["pipeline_uuid"],
+    "set_variable": ["pipeline_uuid", "name", "value"],
+    "delete_variable": ["pipeline_uuid", "name"],
     # secrets
+    "list_secrets": [],
+    "create_secret": ["name", "value"],
+    "delete_secret": ["name"],
     # workspaces
+    "list_workspaces": [],
+    "get_workspace": ["name"],
+    "create_workspace": ["name", "cluster_type"],
+    "update_workspace": ["name", "action"],
+    "delete_workspace": ["name"],
     # git
+    "git_status": [],
+    "git_pull": [],
+    "deploy_git_commit": ["branch"],
 }
 DESTRUCTIVE = {"stop_cluster", "restart_cluster", "set_env_vars", "unset_env_vars", "update_cluster_config"}
 DESTRUCTIVE |= {"cancel_run", "delete_run"}
-DESTRUCTIVE |= set[str]()  # pipelines
-DESTRUCTIVE |= set[str]()  # blocks
-DESTRUCTIVE |= set[str]()  # triggers
-DESTRUCTIVE |= set[str]()  # variables
-DESTRUCTIVE |= set[str]()  # secrets
-DESTRUCTIVE |= set[str]()  # workspaces
-DESTRUCTIVE |= set[str]()  # git
+DESTRUCTIVE |= {"update_pipeline", "delete_pipeline"}  # pipelines
+DESTRUCTIVE |= {"update_block", "delete_block"}  # blocks
+DESTRUCTIVE |= {"update_trigger", "delete_trigger"}  # triggers
+DESTRUCTIVE |= {"set_variable", "delete_variable"}  # variables
+DESTRUCTIVE |= {"delete_secret"}  # secrets
+DESTRUCTIVE |= {"update_workspace", "delete_workspace"}  # workspaces
+DESTRUCTIVE |= {"git_pull", "deploy_git_commit"}  # git
 NOT_IDEMPOTENT = {"trigger_pipeline", "restart_cluster", "retry_run"}
 NOT_IDEMPOTENT |= set[str]()  # pipelines
 NOT_IDEMPOTENT |= set[str]()  # blocks
-NOT_IDEMPOTENT |= set[str]()  # triggers
+NOT_IDEMPOTENT |= {"create_trigger"}  # triggers
 NOT_IDEMPOTENT |= set[str]()  # variables
 NOT_IDEMPOTENT |= set[str]()  # secrets
-NOT_IDEMPOTENT |= set[str]()  # workspaces
-NOT_IDEMPOTENT |= set[str]()  # git
+NOT_IDEMPOTENT |= {"create_workspace"}  # workspaces
+NOT_IDEMPOTENT |= {"deploy_git_commit"}  # git
 CONFIRMING_WORDS = re.compile(r"confirm|approv|consent|accept|allow|yes", re.IGNORECASE)
 
 
@@ -117,7 +144,6 @@ async def test_no_tool_lets_the_model_confirm_for_itself(client: Client) -> None
         if name in MUTATING:
             assert "confirmation_token" in properties
             assert "confirmation_token" not in tool["inputSchema"].get("required", [])
-
 
 
 async def test_nothing_reaches_mage_before_a_tool_is_called(client: Client, mage: FakeMage, cloud: FakeCloud) -> None:

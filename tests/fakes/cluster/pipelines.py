@@ -1,4 +1,5 @@
-"""Pipelines: list, read, create, delete; the ``add_pipeline`` test hook.
+"""Pipelines: list, read, create, update (a rename moves the triggers and runs), delete (which keeps them);
+the ``add_pipeline`` test hook.
 
 A pipeline's children are routed from here: its blocks, variables, triggers, logs and its (crashing) runs list.
 """
@@ -6,18 +7,18 @@ A pipeline's children are routed from here: its blocks, variables, triggers, log
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from .blocks import BlocksRoutes, default_block_content
+from .blocks import BlocksRoutes, _block_path, default_block_content
 from .core import User
 from .helpers import (
     Unhandled,
     classify,
-    clean_name,
     detail_response,
     int_meta,
     mage_str,
@@ -29,6 +30,17 @@ from .variables import VariablesRoutes
 
 # Children of a pipeline that Mage has and this fake does not serve.
 _UNSERVED_CHILDREN = ("backfills", "pipeline_triggers", "block_outputs")
+PIPELINE_TYPES = ("python", "pyspark", "integration", "streaming", "databricks", "execution_framework")
+# Settings ``Pipeline.update`` sets as given (and the item shows).
+_KEPT_SETTINGS = ("cache_block_output_in_memory", "concurrency_config", "executor_type", "run_pipeline_in_one_process")
+_DROPPED = str.maketrans("", "", '\ufeff"$\n\r\t')
+
+
+def mage_clean_name(name: str) -> str:
+    """Mage's ``clean_name`` as pipelines use it: some characters dropped, other non-word ones ``_``,
+    ``letter_`` before a leading digit, lower case (no stripping)."""
+    uuid = re.sub(r"\W", "_", name.translate(_DROPPED))
+    return (f"letter_{uuid}" if uuid[:1].isdigit() else uuid).lower()
 
 
 class PipelinesRoutes(TriggersRoutes, LogsRoutes, BlocksRoutes, VariablesRoutes):
@@ -129,7 +141,7 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes, BlocksRoutes, VariablesRoutes)
             return self._pipeline_collection(method, query, body, user)
         pipeline = self._get_pipeline(segments[1])
         if len(segments) == 2:
-            return self._pipeline_member(method, pipeline, query, user)
+            return self._pipeline_member(method, pipeline, query, body, user)
         return self._pipeline_child(method, segments, pipeline, query, body, user)
 
     def _pipeline_collection(
@@ -143,7 +155,7 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes, BlocksRoutes, VariablesRoutes)
         name = payload.get("name")
         if not name or not isinstance(name, str):
             raise Unhandled("'NoneType' object has no attribute 'strip'", "AttributeError")
-        new_uuid = clean_name(name)
+        new_uuid = mage_clean_name(name)
         if new_uuid in self.pipelines:
             raise Unhandled(f"Pipeline {name} already exists.")
         pipeline = self.add_pipeline(
@@ -155,15 +167,74 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes, BlocksRoutes, VariablesRoutes)
         )
         return detail_response("pipeline", self._pipeline_item(pipeline, detail=True, query=query))
 
-    def _pipeline_member(self, method: str, pipeline: dict[str, Any], query: Mapping[str, str], user: User) -> Response:
+    def _pipeline_member(
+        self, method: str, pipeline: dict[str, Any], query: Mapping[str, str], body: Mapping[str, Any], user: User
+    ) -> Response:
         if method == "GET":
             self._authorize("detail", user)
             return detail_response("pipeline", self._pipeline_item(pipeline, detail=True, query=query))
         if method == "DELETE":
+            # Mage removes the folder only: the triggers, runs and block files stay.
             self._authorize("delete", user)
             del self.pipelines[pipeline["uuid"]]
             return detail_response("pipeline", self._pipeline_item(pipeline, detail=False, query=query))
-        raise Unhandled(f"FakeMage does not serve {method} /api/pipelines/{{uuid}}", "NotImplementedError")
+        self._authorize("update", user)
+        self._update_pipeline(pipeline, unwrap(body, "pipeline"), update_content=query.get("update_content") == "true")
+        return detail_response("pipeline", self._pipeline_item(pipeline, detail=False, query=query))
+
+    def _update_pipeline(self, pipeline: dict[str, Any], payload: Mapping[str, Any], *, update_content: bool) -> None:
+        """``Pipeline.update`` and the resource's status actions, for the keys this fake keeps."""
+        if "name" in payload and pipeline.get("name") and payload["name"] != pipeline["name"]:
+            self._rename_pipeline(pipeline, payload["name"])
+        if "tags" in payload and sorted(payload["tags"] or []) != sorted(pipeline.get("tags") or []):
+            pipeline["tags"] = list(payload["tags"] or [])
+        if "type" in payload and payload["type"] not in PIPELINE_TYPES:
+            raise Unhandled(f"{payload['type']!r}", "KeyError")  # PIPELINE_TO_KERNEL_NAME[type]
+        for key in ("description", "type", *_KEPT_SETTINGS):
+            if key in payload:
+                pipeline[key] = copy.deepcopy(payload[key])
+        if payload.get("blocks"):
+            self._reorder_blocks(pipeline, [b["uuid"] for b in payload["blocks"] if b and "uuid" in b])
+            if update_content:  # the block's file: every pipeline using it reads the new code
+                by_uuid = {b["uuid"]: b for b in pipeline["blocks"]}
+                for data in payload["blocks"]:
+                    if data and data.get("uuid") in by_uuid and "content" in data:
+                        self._write_file(_block_path(by_uuid[data["uuid"]]), str(data["content"]))
+        pipeline["updated_at"] = datetime.now(UTC).isoformat()
+        self._pipeline_status_action(pipeline["uuid"], payload.get("status"))
+
+    def _rename_pipeline(self, pipeline: dict[str, Any], name: Any) -> None:
+        """A new name is a new uuid: the folder moves, and Mage moves the triggers and runs to the new uuid."""
+        if not isinstance(name, str) or not name:
+            raise Unhandled("[Errno 2] No such file or directory", "FileNotFoundError")
+        old_uuid, new_uuid = pipeline["uuid"], mage_clean_name(name)
+        if new_uuid in self.pipelines:  # its own uuid too: a rename that keeps the uuid fails
+            raise Unhandled(f"Pipeline {new_uuid} already exists. Choose a different name.")
+        del self.pipelines[old_uuid]
+        pipeline.update(name=name, uuid=new_uuid)
+        self.pipelines[new_uuid] = pipeline
+        for row in (*self.pipeline_schedules.values(), *self.pipeline_runs.values()):
+            if row["pipeline_uuid"] == old_uuid:
+                row["pipeline_uuid"] = new_uuid
+
+    def _reorder_blocks(self, pipeline: dict[str, Any], order: list[str]) -> None:
+        """``__update_block_order``: when the order differs, only the listed blocks stay, in that order."""
+        current = [b["uuid"] for b in pipeline["blocks"]]
+        common = min(len(order), len(current))
+        if common == 0 or order[:common] == current[:common]:
+            return
+        by_uuid = {b["uuid"]: b for b in pipeline["blocks"]}
+        pipeline["blocks"] = [by_uuid[uuid] for uuid in order if uuid in by_uuid]
+
+    def _pipeline_status_action(self, pipeline_uuid: str, status: Any) -> None:
+        if status in ("active", "inactive"):
+            for schedule in self.pipeline_schedules.values():
+                if schedule["pipeline_uuid"] == pipeline_uuid:
+                    schedule["status"] = status
+        elif status == "cancelled":
+            for run in self.pipeline_runs.values():
+                if run["pipeline_uuid"] == pipeline_uuid:
+                    self._cancel(run)
 
     def _pipeline_child(
         self,
@@ -195,12 +266,7 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes, BlocksRoutes, VariablesRoutes)
     ) -> Response:
         if method == "GET":
             self._authorize("list", user)
-            items = [
-                self._schedule_item(s, kind="list")
-                for s in sorted(self.pipeline_schedules.values(), key=lambda s: -int(s["id"]))
-                if s["pipeline_uuid"] == pipeline["uuid"]
-            ]
-            return self._db_list("pipeline_schedules", items, query)
+            return self._db_list("pipeline_schedules", self._schedules_of(pipeline["uuid"], query), query)
         self._authorize("create", user)
         schedule = self._create_schedule(pipeline["uuid"], unwrap(body, "pipeline_schedule"))
         return detail_response("pipeline_schedule", self._schedule_item(schedule, kind="create"))
@@ -259,19 +325,19 @@ class PipelinesRoutes(TriggersRoutes, LogsRoutes, BlocksRoutes, VariablesRoutes)
 
     def _pipeline_item(self, pipeline: Mapping[str, Any], *, detail: bool, query: Mapping[str, str]) -> dict[str, Any]:
         item: dict[str, Any] = {
-            "cache_block_output_in_memory": False,
-            "concurrency_config": {},
+            "cache_block_output_in_memory": pipeline.get("cache_block_output_in_memory", False),
+            "concurrency_config": copy.deepcopy(pipeline.get("concurrency_config") or {}),
             "created_at": pipeline.get("created_at"),
             "data_integration": None,
             "description": pipeline.get("description"),
             "executor_config": {},
             "executor_count": 1,
-            "executor_type": None,
+            "executor_type": pipeline.get("executor_type"),
             "name": pipeline["name"],
             "notification_config": {},
             "remote_variables_dir": None,
             "retry_config": {},
-            "run_pipeline_in_one_process": False,
+            "run_pipeline_in_one_process": pipeline.get("run_pipeline_in_one_process", False),
             "settings": {"triggers": None},
             "tags": list(pipeline.get("tags") or []),
             "type": pipeline["type"],

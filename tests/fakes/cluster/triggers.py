@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import uuid as uuid_lib
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from croniter import croniter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -33,10 +34,13 @@ from .helpers import (
 )
 from .runs import RunsRoutes
 
-_CRON_FIELD = re.compile(r"^[\d\*/,\-A-Za-z\?LW#]+$")
-
 
 class TriggersRoutes(RunsRoutes):
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.orphaned_runs: dict[int, dict[str, Any]] = {}
+        """Runs of deleted triggers: still in Mage's database, shown by none of its run routes."""
+
     # ----------------------------------------------------------------- test hooks
     def add_trigger(
         self,
@@ -61,6 +65,29 @@ class TriggersRoutes(RunsRoutes):
         if schedule is None:
             raise self._not_found()
         return schedule
+
+    def _orphan_runs_of(self, schedule_id: int) -> None:
+        """Mage nulls the runs' `pipeline_schedule_id`: its run lists and run details then skip (or fail on) them."""
+        for run_id in [i for i, r in self.pipeline_runs.items() if r["pipeline_schedule_id"] == schedule_id]:
+            self.orphaned_runs[run_id] = self.pipeline_runs.pop(run_id) | {"pipeline_schedule_id": None}
+
+    def _schedules_of(self, pipeline_uuid: str | None, query: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The triggers a list answers, with the `status[]` and `schedule_type[]` filters Mage applies to both
+        routes: one pipeline's newest first; the project's in id order, or by `order_by` (`created_at` newest
+        first, `name`, `pipeline_uuid`, `status`, `schedule_type` ascending)."""
+        items = sorted(self.pipeline_schedules.values(), key=lambda s: int(s["id"]))
+        for key, field in (("schedule_type[]", "schedule_type"), ("status[]", "status")):
+            if query.get(key):
+                wanted = set(query[key].split(","))
+                items = [s for s in items if s.get(field) in wanted]
+        order = query.get("order_by")
+        if pipeline_uuid is not None:
+            items = [s for s in items if s["pipeline_uuid"] == pipeline_uuid][::-1]
+        elif order == "created_at":
+            items = sorted(items, key=lambda s: s["created_at"], reverse=True)
+        elif order in ("name", "pipeline_uuid", "status", "schedule_type"):
+            items = sorted(items, key=lambda s: str(s.get(order) or ""))
+        return [self._schedule_item(s, kind="list") for s in items]
 
     def _create_schedule(self, pipeline_uuid: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         for key in payload:
@@ -132,12 +159,9 @@ class TriggersRoutes(RunsRoutes):
                 raise Unhandled("Cron expression is invalid.")
             fields["schedule_interval"] = interval
         if payload.get("start_time") is not None:
-            fields["start_time"] = parse_datetime(payload["start_time"])
-        if (
-            "variables" in payload
-            and payload["variables"] is not None
-            and not isinstance(payload["variables"], dict)
-        ):
+            # Mage (SQLite) keeps the wall time and drops the zone: 05:00+02:00 is stored as 05:00.
+            fields["start_time"] = parse_datetime(_wall_time(payload["start_time"]))
+        if "variables" in payload and payload["variables"] is not None and not isinstance(payload["variables"], dict):
             raise Unhandled("variables must be a dict", "TypeError")
         return fields
 
@@ -168,7 +192,7 @@ class TriggersRoutes(RunsRoutes):
             last = max(runs, key=lambda r: int(r["id"])) if runs else None
             item["last_pipeline_run_status"] = last["status"] if last else None
         if kind in ("detail", "list"):
-            item["next_pipeline_run_date"] = None
+            item["next_pipeline_run_date"] = _next_run_date(schedule.get("schedule_interval"))
         if kind == "list":
             runs = [r for r in self.pipeline_runs.values() if r["pipeline_schedule_id"] == schedule["id"]]
             in_progress = [r for r in runs if r["status"] in ("initial", "running")]
@@ -195,14 +219,7 @@ class TriggersRoutes(RunsRoutes):
             self._authorize("create", user)
             raise Unhandled("'NoneType' object has no attribute 'uuid'", "AttributeError")
         self._authorize("list", user)
-        items = sorted(self.pipeline_schedules.values(), key=lambda s: -int(s["id"]))
-        for key, field in (("schedule_type[]", "schedule_type"), ("status[]", "status")):
-            if query.get(key):
-                wanted = set(query[key].split(","))
-                items = [s for s in items if s.get(field) in wanted]
-        if query.get("pipeline_uuid"):
-            items = [s for s in items if s["pipeline_uuid"] == query["pipeline_uuid"]]
-        return self._db_list("pipeline_schedules", [self._schedule_item(s, kind="list") for s in items], query)
+        return self._db_list("pipeline_schedules", self._schedules_of(None, query), query)
 
     def _schedule_member(self, method: str, pk: str, body: Mapping[str, Any], user: User) -> Response:
         schedule = self._get_schedule(pk)
@@ -211,6 +228,7 @@ class TriggersRoutes(RunsRoutes):
         elif method == "DELETE":
             self._authorize("delete", user)
             del self.pipeline_schedules[schedule["id"]]
+            self._orphan_runs_of(schedule["id"])
         else:
             self._authorize("update", user)
             self._update_schedule(schedule, unwrap(body, "pipeline_schedule"))
@@ -255,15 +273,7 @@ class TriggersRoutes(RunsRoutes):
                 raise Unhandled(f"'PipelineSchedule' object has no attribute '{key}'", "AttributeError")
         fields = self._validated_schedule_fields(payload)
         if "name" in payload and not payload["name"]:
-            raise ApiError(
-                200,
-                "Record is invalid.",
-                "record_invalid",
-                errors={
-                    "error": "name cannot be empty.",
-                    "metadata": {"key": "name", "value": payload["name"]},
-                },
-            )
+            raise Unhandled("name cannot be empty.", "ValidationError")  # on update, unlike create: shape 3
         now = utc_now()
         for key in ("name", "description", "variables", "sla", "settings", "event_matchers"):
             if key in payload:
@@ -281,9 +291,7 @@ class TriggersRoutes(RunsRoutes):
         try:
             schedule_id = int(schedule_pk)
         except ValueError:
-            raise Unhandled(
-                f"invalid literal for int() with base 10: '{schedule_pk}'", "ValueError"
-            ) from None
+            raise Unhandled(f"invalid literal for int() with base 10: '{schedule_pk}'", "ValueError") from None
         schedule = self.pipeline_schedules.get(schedule_id)
         if schedule is None:
             err = {"code": 404, "message": self._not_found_message, "type": "record_not_found"}
@@ -291,9 +299,7 @@ class TriggersRoutes(RunsRoutes):
         if token is None:
             token = bearer_token(request.headers)
         if schedule.get("token") != token:
-            raise Unhandled(
-                f"Invalid token for pipeline schedule ID {schedule_pk}.", "UnauthenticatedRequestException"
-            )
+            raise Unhandled(f"Invalid token for pipeline schedule ID {schedule_pk}.", "UnauthenticatedRequestException")
         raw_body = await request.body()
         parsed: Any = {}
         if raw_body:
@@ -321,5 +327,35 @@ class TriggersRoutes(RunsRoutes):
 
 
 def _valid_cron(expr: str) -> bool:
-    fields = expr.split()
-    return len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
+    """Mage's own check (`croniter.is_valid`); it also takes 6 and 7 fields."""
+    return bool(croniter.is_valid(expr))
+
+
+_PRESET_STEPS = {"@hourly": timedelta(hours=1), "@daily": timedelta(days=1), "@weekly": timedelta(weeks=1)}
+
+
+def _next_run_date(interval: str | None) -> str | None:
+    """`PipelineSchedule.next_execution_date()` as Mage presents it (`2026-12-04 03:00:00+00:00`), whatever
+    the status; None for API and event triggers, `@once` and `@always_on`."""
+    if interval is None or interval in ("@once", "@always_on"):
+        return None
+    now = datetime.now(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = hour.replace(hour=0)
+    if interval == "@monthly":
+        return str((day.replace(day=1) + timedelta(days=32)).replace(day=1))
+    current = {"@hourly": hour, "@daily": day, "@weekly": day - timedelta(days=now.weekday())}.get(interval)
+    if current is not None:
+        return str(current + _PRESET_STEPS[interval])
+    cron = croniter(interval, now)
+    previous = cron.get_prev(datetime)
+    return str(croniter(interval, previous).get_next(datetime))
+
+
+def _wall_time(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).replace(tzinfo=None).isoformat()
+    except ValueError:
+        return value

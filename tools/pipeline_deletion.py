@@ -1,0 +1,211 @@
+"""Deleting a pipeline, and what Mage's own delete leaves behind.
+
+Mage's `DELETE /api/pipelines/{uuid}` removes the pipeline's folder only: its triggers stay
+(each with its token, a credential, and each revived by a new pipeline of the same uuid), its
+runs stay, and its block files stay in the project. `delete_pipeline` deletes the runs when
+asked (first, while Mage still shows them), then the triggers, then the pipeline: a failure
+half-way leaves the pipeline there with whatever is left, never a trigger without its
+pipeline, and the error says what was already deleted.
+
+Mage 0.9.80 shows a run only while its trigger exists: deleting a trigger clears the runs'
+trigger id, and `list_runs` then skips them while `get_run` fails. Kept runs stay in Mage's
+database, where only their ids reach them (`delete_run` still works).
+"""
+
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from mage_mcp.clients import MageError, MageNotFoundError, Page, Pipeline, PipelineRun, Trigger
+from mage_mcp.server.confirmation import MutationOutcome, Plan
+from mage_mcp.server.runtime import Runtime
+
+from .base import ToolSpec, changes, runtime
+from .paging import cut
+from .pipelines import PipelineUuid, counted
+
+SHOWN = 10
+"""Triggers and runs a plan names one by one; it counts the rest."""
+BLOCKS_SHOWN = 20
+NAME_CHARS = 100
+PAGE = 100
+UNFINISHED = ("initial", "running")
+HIDDEN_RUNS = (
+    "Mage 0.9.80 no longer lists or shows a run once its trigger is deleted: list_runs skips them, get_run fails, "
+    "delete_run by id still works"
+)
+
+DeleteRuns = Annotated[bool, Field(description="Delete its runs too (else they stay in Mage's database)")]
+
+
+class PipelineDeleted(MutationOutcome):
+    pipeline_uuid: str | None = None
+    triggers_deleted: int | None = None
+    runs_deleted: int | None = None
+    runs_kept: int | None = None
+    kept_run_ids: list[int] | None = None
+    """The first ids of the kept runs: Mage lists them no more."""
+
+
+async def plan_delete(ctx: Context[Runtime, Any], pipeline_uuid: PipelineUuid, delete_runs: DeleteRuns) -> Plan:
+    cluster = runtime(ctx).cluster
+    pipeline = await cluster.get_pipeline(pipeline_uuid)
+    await _refuse_unfinished_runs(runtime(ctx), pipeline.uuid)
+    triggers = await cluster.list_triggers(pipeline_uuid=pipeline.uuid, limit=SHOWN)
+    runs = await cluster.list_runs(pipeline_uuid=pipeline.uuid, limit=SHOWN)
+    trigger_count, run_count = triggers.total or len(triggers.items), runs.total or len(runs.items)
+    summary = " ".join(
+        [
+            f"Delete pipeline {pipeline.uuid!r} on {cluster.base_url}: its folder and {_blocks_said(pipeline)}.",
+            _runs_said(runs.items, run_count, delete_runs),
+            _triggers_said(triggers.items, trigger_count),
+            "Its block files stay in the project (Mage keeps them): a new block with one of these names would "
+            "clash with its file. This cannot be undone.",
+        ]
+    )
+    return Plan(
+        summary=summary,
+        changes={
+            "pipeline_uuid": pipeline.uuid,
+            "blocks": [b.uuid for b in pipeline.blocks[:BLOCKS_SHOWN]],
+            "block_count": len(pipeline.blocks),
+            "triggers_deleted": trigger_count,
+            "first_trigger_ids": [t.id for t in triggers.items],
+            "runs_deleted" if delete_runs else "runs_kept": run_count,
+            "first_run_ids": [r.id for r in runs.items],
+        },
+    )
+
+
+async def _refuse_unfinished_runs(rt: Runtime, pipeline_uuid: str) -> None:
+    """A run still initial or running would stay so forever once its pipeline is gone."""
+    for status in UNFINISHED:
+        page = await rt.cluster.list_runs(pipeline_uuid=pipeline_uuid, status=status, limit=SHOWN)
+        if page.items:
+            ids = _ids_said([run.id for run in page.items], page.total or len(page.items))
+            raise ToolError(
+                f"Pipeline {pipeline_uuid!r} has {status} runs ({ids}); once the pipeline is gone they would stay "
+                f"{status} forever. cancel_run them (or wait_for_run until they are done), then delete_pipeline."
+            )
+
+
+def _blocks_said(pipeline: Pipeline) -> str:
+    if not pipeline.blocks:
+        return "no blocks"
+    names = ", ".join(b.uuid for b in pipeline.blocks[:BLOCKS_SHOWN])
+    more = f" and {len(pipeline.blocks) - BLOCKS_SHOWN} more" if len(pipeline.blocks) > BLOCKS_SHOWN else ""
+    return f"its {len(pipeline.blocks)} blocks ({names}{more})"
+
+
+def _triggers_said(shown: Sequence[Trigger], count: int) -> str:
+    if not count:
+        return "It has no triggers."
+    named = ", ".join(f"{t.id} {cut(t.name, NAME_CHARS)!r} ({t.schedule_type}, {t.status})" for t in shown)
+    more = f" and {count - len(shown)} more" if count > len(shown) else ""
+    return f"Deleted too: its {counted(count, 'trigger')} (Mage would keep them, each with its token): {named}{more}."
+
+
+def _runs_said(shown: Sequence[PipelineRun], count: int, delete_runs: bool) -> str:
+    if not count:
+        return "It has no runs."
+    ids = _ids_said([r.id for r in shown], count)
+    if delete_runs:
+        return f"Deleted too, with their block runs: its {counted(count, 'run')} ({ids})."
+    return (
+        f"Kept in Mage's database: its {counted(count, 'run')} ({ids}), but {HIDDEN_RUNS}; delete_runs=true "
+        "deletes them instead."
+    )
+
+
+def _ids_said(ids: Sequence[int], count: int) -> str:
+    more = f" and {count - len(ids)} more" if count > len(ids) else ""
+    return f"{'ids' if count > 1 else 'id'} {', '.join(str(i) for i in ids)}{more}"
+
+
+async def delete_pipeline(
+    ctx: Context[Runtime, Any], plan: Plan, pipeline_uuid: PipelineUuid, delete_runs: DeleteRuns = False
+) -> PipelineDeleted:
+    """Delete a pipeline and its triggers (Mage's own delete keeps them), and its runs when delete_runs."""
+    cluster = runtime(ctx).cluster
+    steps = _Deletion(runtime(ctx), pipeline_uuid)
+    run_ids = await steps.all_ids("runs") if delete_runs else []
+    kept = (
+        Page[PipelineRun](items=[])
+        if delete_runs
+        else await cluster.list_runs(pipeline_uuid=pipeline_uuid, limit=SHOWN)
+    )
+    trigger_ids = await steps.all_ids("triggers")
+    try:
+        for run_id in run_ids:
+            await steps.delete("runs", run_id)
+        for trigger_id in trigger_ids:
+            await steps.delete("triggers", trigger_id)
+        await cluster.delete_pipeline(pipeline_uuid)
+    except MageError as error:
+        raise ToolError(steps.stopped(error)) from None
+    kept_count = kept.total or len(kept.items)
+    return PipelineDeleted(
+        status="deleted",
+        pipeline_uuid=pipeline_uuid,
+        triggers_deleted=len(steps.deleted["triggers"]),
+        runs_deleted=len(steps.deleted["runs"]),
+        runs_kept=kept_count,
+        kept_run_ids=[run.id for run in kept.items] or None,
+        message=f"Deleted pipeline {pipeline_uuid!r} and its {counted(len(trigger_ids), 'trigger')}. "
+        f"{_kept_said(kept_count)}Its block files stay in the project.",
+    )
+
+
+def _kept_said(kept: int) -> str:
+    return f"Kept in Mage's database: its {counted(kept, 'run')}, but {HIDDEN_RUNS}. " if kept else ""
+
+
+Kind = Literal["triggers", "runs"]
+
+
+class _Deletion:
+    """The steps of one delete, remembering what is already gone for an error half-way."""
+
+    def __init__(self, rt: Runtime, pipeline_uuid: str) -> None:
+        self.cluster = rt.cluster
+        self.pipeline_uuid = pipeline_uuid
+        self.deleted: dict[Kind, list[int]] = {"runs": [], "triggers": []}
+
+    async def all_ids(self, kind: Kind) -> list[int]:
+        """The ids of all the pipeline's triggers or runs, read before the first one is deleted."""
+        listed = self.cluster.list_triggers if kind == "triggers" else self.cluster.list_runs
+        ids: list[int] = []
+        while True:
+            page = await listed(pipeline_uuid=self.pipeline_uuid, limit=PAGE, offset=len(ids))
+            ids += [item.id for item in page.items]
+            if not page.has_more or not page.items:
+                return ids
+
+    async def delete(self, kind: Kind, item_id: int) -> None:
+        with suppress(MageNotFoundError):  # gone already
+            if kind == "triggers":
+                await self.cluster.delete_trigger(item_id)
+            else:
+                await self.cluster.delete_run(item_id)
+        self.deleted[kind].append(item_id)
+
+    def stopped(self, error: MageError) -> str:
+        done = [
+            f"{len(ids)} {kind} ({', '.join(str(i) for i in ids[:SHOWN])}{', …' if len(ids) > SHOWN else ''})"
+            for kind, ids in self.deleted.items()
+            if ids
+        ]
+        return (
+            f"Deleting pipeline {self.pipeline_uuid!r} stopped: {error} "
+            f"Already deleted: {' and '.join(done) or 'nothing'}. "
+            "The pipeline itself is still there: delete_pipeline again deletes what is left."
+        )
+
+
+TOOLS: tuple[ToolSpec, ...] = (
+    changes(delete_pipeline, "Delete pipeline", "cluster", plan=plan_delete, destructive=True, idempotent=True),
+)
