@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .defaults import DEFAULT_CLOUD_URL, MAGE_PUBLIC_API_KEY
 from .errors import (
+    HIDDEN_RUN,
     MageApiError,
     MageAuthError,
     MageConnectionError,
@@ -49,6 +50,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_CLOUD_URL",
+    "HIDDEN_RUN",
     "MAGE_PUBLIC_API_KEY",
     "Block",
     "BlockOutput",

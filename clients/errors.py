@@ -59,6 +59,10 @@ class MageAuthError(MageError):
     """Mage refused our credentials (bad API key, failed login, expired token)."""
 
 
+HIDDEN_RUN = "hidden pipeline run"
+"""The `kind` of the not-found error for a run Mage keeps but no longer shows (its trigger was deleted)."""
+
+
 class MageNotFoundError(MageError):
     """The pipeline, run, trigger, team or cluster does not exist."""
 

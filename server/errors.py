@@ -30,6 +30,7 @@ _NOT_FOUND_HINTS_BY_KIND: dict[str, str] = {
     "block": "get_pipeline lists the pipeline's blocks by uuid.",
     "trigger": "list_triggers lists the triggers with their ids.",
     "pipeline run": "list_runs lists the runs with their ids.",
+    "hidden pipeline run": "delete_run still deletes it.",
     "block run": "get_run lists a run's block runs with their ids.",
     "variable": "list_variables lists the pipeline's variables.",
     "secret": "list_secrets lists the secret names.",

@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from mage_mcp.clients import PipelineRun
+from mage_mcp.clients import HIDDEN_RUN, MageNotFoundError, PipelineRun
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
@@ -275,7 +275,17 @@ async def retry_run(
 
 
 async def plan_delete(ctx: Context[Runtime, Any], run_id: RunId) -> Plan:
-    run = await runtime(ctx).cluster.get_run(run_id)
+    cluster = runtime(ctx).cluster
+    try:
+        run = await cluster.get_run(run_id)
+    except MageNotFoundError as exc:
+        if exc.kind != HIDDEN_RUN:
+            raise
+        return Plan(
+            summary=f"Delete pipeline run {run_id} on {cluster.base_url}, which Mage keeps but no longer shows (its "
+            "trigger was deleted), with its block runs. This cannot be undone.",
+            changes={"run_id": run_id, "pipeline_uuid": None},
+        )
     return Plan(
         summary=f"Delete the {_described(run)} and its {len(run.block_runs)} block runs. This cannot be undone.",
         changes={"run_id": run.id, "pipeline_uuid": run.pipeline_uuid},
@@ -284,8 +294,8 @@ async def plan_delete(ctx: Context[Runtime, Any], run_id: RunId) -> Plan:
 
 async def delete_run(ctx: Context[Runtime, Any], plan: Plan, run_id: RunId) -> RunChange:
     """Delete a run and its block runs (its history); returns the deleted run's id."""
-    run = await runtime(ctx).cluster.delete_run(run_id)
-    return RunChange(status="deleted", run_id=run.id, pipeline_uuid=run.pipeline_uuid, message=plan.summary)
+    await runtime(ctx).cluster.delete_run(run_id)
+    return RunChange(status="deleted", run_id=run_id, pipeline_uuid=plan.changes["pipeline_uuid"], message=plan.summary)
 
 
 TOOLS: tuple[ToolSpec, ...] = (

@@ -7,14 +7,26 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import Subject
+from ..errors import HIDDEN_RUN, MageApiError, MageNotFoundError, Subject
 from ..models import Page, PipelineRun
 from .session import ClusterSession, page_of
+
+_TRIGGER_GONE = "'NoneType' object has no attribute 'id'"
 
 
 class RunsApi(ClusterSession):
     async def get_run(self, run_id: int) -> PipelineRun:
-        body = await self.request("GET", f"/pipeline_runs/{run_id}", what=Subject("pipeline run", run_id))
+        try:
+            body = await self.request("GET", f"/pipeline_runs/{run_id}", what=Subject("pipeline run", run_id))
+        except MageApiError as exc:
+            if _TRIGGER_GONE not in exc.message:
+                raise
+            raise MageNotFoundError(
+                f"Pipeline run {run_id} cannot be shown: its trigger was deleted, and Mage 0.9.80 no longer shows "
+                "such a run (it keeps it in its database).",
+                code=exc.code,
+                kind=HIDDEN_RUN,
+            ) from None
         return PipelineRun.model_validate(body["pipeline_run"])
 
     async def list_runs(
@@ -80,10 +92,9 @@ class RunsApi(ClusterSession):
             change["from_block_uuid"] = from_block_uuid
         return await self._update_run(run_id, change)
 
-    async def delete_run(self, run_id: int) -> PipelineRun:
-        """Delete the run and its block runs; returns the run as it was."""
-        body = await self.request("DELETE", f"/pipeline_runs/{run_id}", what=Subject("pipeline run", run_id))
-        return PipelineRun.model_validate(body["pipeline_run"])
+    async def delete_run(self, run_id: int) -> None:
+        """Delete the run and its block runs (also a run Mage hides because its trigger was deleted)."""
+        await self.request("DELETE", f"/pipeline_runs/{run_id}", what=Subject("pipeline run", run_id))
 
     async def _update_run(self, run_id: int, change: Mapping[str, Any]) -> PipelineRun:
         """A PUT whose answer is the run without its block runs (Mage's update presenter omits them)."""

@@ -128,8 +128,13 @@ async def test_a_deleted_pipeline_takes_its_triggers_and_keeps_its_runs_in_the_d
     with pytest.raises(ApiFailure):
         await admin.pipeline(uuid)
     assert [s for s in await admin.all_schedules() if s["pipeline_uuid"] == uuid] == []
-    assert await admin.runs(uuid) == []  # Mage hides a run whose trigger is gone...
-    await admin.call("DELETE", f"/pipeline_runs/{run_id}")  # ...but keeps it: it can still be deleted
+    assert await admin.runs(uuid) == []  # Mage hides a run whose trigger is gone, but keeps it:
+    async with Client(make_server(), elicitation_callback=prompts) as client:
+        shown = await client.call_tool("get_run", {"run_id": run_id})
+        assert shown.is_error and "its trigger was deleted" in text_of(shown), text_of(shown)
+        assert ok(await client.call_tool("delete_run", {"run_id": run_id}))["status"] == "deleted"
+    with pytest.raises(ApiFailure, match="record_not_found"):  # gone, not merely hidden
+        await admin.run(run_id)
 
 
 async def test_delete_runs_deletes_the_runs_too(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mage_mcp.clients import ClusterClient, MageNotFoundError, PipelineRun
+from mage_mcp.clients import HIDDEN_RUN, ClusterClient, MageNotFoundError, PipelineRun
 from tests.fakes import FakeMage
 
 pytestmark = pytest.mark.anyio
@@ -149,13 +149,22 @@ async def test_retry_without_a_block_reruns_what_did_not_complete(
     assert put.json == {"pipeline_run": {"pipeline_run_action": "retry_blocks"}}
 
 
-async def test_delete_returns_the_run_as_it_was(
+async def test_delete_removes_the_run(cluster: ClusterClient, mage: FakeMage, trigger: dict[str, Any]) -> None:
+    run = mage.trigger_run(trigger["id"])
+    await cluster.delete_run(run["id"])
+    assert run["id"] not in mage.pipeline_runs
+
+
+async def test_a_run_whose_trigger_was_deleted_is_hidden_and_still_deletable(
     cluster: ClusterClient, mage: FakeMage, trigger: dict[str, Any]
 ) -> None:
     run = mage.trigger_run(trigger["id"])
-    deleted = await cluster.delete_run(run["id"])
-    assert deleted.id == run["id"] and deleted.pipeline_uuid == "example_pipeline"
-    assert run["id"] not in mage.pipeline_runs
+    await cluster.delete_trigger(trigger["id"])
+    with pytest.raises(MageNotFoundError) as caught:
+        await cluster.get_run(run["id"])
+    assert caught.value.kind == HIDDEN_RUN and "its trigger was deleted" in caught.value.message
+    await cluster.delete_run(run["id"])
+    assert mage.orphaned_runs == {}
 
 
 @pytest.mark.parametrize("action", ["get_run", "cancel_run", "retry_run", "delete_run"])

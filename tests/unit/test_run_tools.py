@@ -18,7 +18,7 @@ from mcp.types import CallToolResult
 from mage_mcp.tools.runs import parse_since
 from tests.fakes import FakeMage
 from tests.fakes.cluster import text_output
-from tests.unit.conftest import ServerFactory
+from tests.unit.conftest import ServerFactory, answer
 
 pytestmark = pytest.mark.anyio
 
@@ -395,3 +395,21 @@ async def test_concurrent_calls_with_one_key_start_one_run(make_server: ServerFa
         for _ in range(3):
             tg.start_soon(c.call_tool, "trigger_pipeline", call)
     assert len(mage.pipeline_runs) == 1
+
+
+async def test_a_run_hidden_by_its_deleted_trigger_says_so_and_can_still_be_deleted(
+    make_server: ServerFactory, mage: FakeMage
+) -> None:
+    trigger = mage.add_trigger("example_pipeline", status="active")
+    run = mage.trigger_run(trigger["id"])
+    prompts: list[str] = []
+    async with Client(make_server(), elicitation_callback=answer("accept", {"confirm": True}, prompts)) as c:
+        body(await c.call_tool("delete_trigger", {"trigger_id": trigger["id"]}))
+        shown = await c.call_tool("get_run", {"run_id": run["id"]})
+        assert shown.is_error
+        message = shown.content[0].text  # type: ignore[union-attr]
+        assert "its trigger was deleted" in message and "Hint: delete_run still deletes it" in message
+        deleted = await c.call_tool("delete_run", {"run_id": run["id"]})
+    assert not deleted.is_error and body(deleted)["status"] == "deleted" and body(deleted)["run_id"] == run["id"]
+    assert "no longer shows" in prompts[1]
+    assert mage.orphaned_runs == {} and mage.pipeline_runs == {}

@@ -36,11 +36,6 @@ from .runs import RunsRoutes
 
 
 class TriggersRoutes(RunsRoutes):
-    def __init__(self, **settings: Any) -> None:
-        super().__init__(**settings)
-        self.orphaned_runs: dict[int, dict[str, Any]] = {}
-        """Runs of deleted triggers: still in Mage's database, shown by none of its run routes."""
-
     # ----------------------------------------------------------------- test hooks
     def add_trigger(
         self,
