@@ -1,4 +1,5 @@
-"""Benchmark mage-mcp: cold start over stdio, per-call overhead against a real Mage, tools/list size.
+"""Benchmark mage-mcp: cold start over stdio, per-call overhead against a real Mage, tools/list size
+(of every tool, of the read-only set and of each toolset).
 
     .venv/bin/python bench/bench.py [--quick] [--json]
 
@@ -36,11 +37,13 @@ from typing import Any
 import anyio
 import httpx
 from mcp import Client
+from mcp.types import ListToolsResult
 from pydantic import SecretStr
 
 from mage_mcp.local import mage
 from mage_mcp.server.app import build_server
 from mage_mcp.server.config import Settings
+from mage_mcp.tools import TOOLSETS
 
 HERE = Path(__file__).resolve().parent
 BARE_SERVER = HERE / "bare_server.py"
@@ -481,12 +484,23 @@ class ToolSize:
 
 
 @dataclass(frozen=True)
+class SubsetSize:
+    """The whole tools/list result of a server started with one selection (read-only, one toolset)."""
+
+    name: str
+    tools: int
+    bytes: int
+    tokens_est: int
+
+
+@dataclass(frozen=True)
 class ToolsList:
     tools: list[ToolSize]
     average_bytes: float
     average_tokens_est: float
     result_bytes: int
     result_tokens_est: int
+    subsets: list[SubsetSize]
     target: int = TARGET_BYTES_PER_TOOL
     token_estimate: str = "bytes/4"
 
@@ -499,17 +513,29 @@ def _compact(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-async def _tools_list() -> ToolsList:
-    server = build_server(explicit_settings(mage_cluster_url=f"http://127.0.0.1:{_closed_port()}"))
+async def _listed(**selection: Any) -> ListToolsResult:
+    server = build_server(explicit_settings(mage_cluster_url=f"http://127.0.0.1:{_closed_port()}", **selection))
     async with Client(server) as client:
-        result = await client.list_tools()
+        return await client.list_tools()
+
+
+async def _subset(name: str, **selection: Any) -> SubsetSize:
+    result = await _listed(**selection)
+    size = _compact(result.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return SubsetSize(name, len(result.tools), size, round(size / 4))
+
+
+async def _tools_list() -> ToolsList:
+    result = await _listed()
     sizes = [
         ToolSize(t.name, n := _compact(t.model_dump(mode="json", by_alias=True, exclude_none=True)), round(n / 4))
         for t in result.tools
     ]
     whole = _compact(result.model_dump(mode="json", by_alias=True, exclude_none=True))
     average = statistics.mean(s.bytes for s in sizes)
-    return ToolsList(sizes, average, average / 4, whole, round(whole / 4))
+    subsets = [await _subset("--read-only", mage_mcp_read_only=True)]
+    subsets += [await _subset(f"--toolsets {name}", mage_mcp_toolsets=(name,)) for name in TOOLSETS]
+    return ToolsList(sizes, average, average / 4, whole, round(whole / 4), subsets)
 
 
 def tools_list() -> ToolsList:
@@ -590,6 +616,11 @@ def render(m: Machine, cold: ColdStart | None, calls: PerCall | None, tools: Too
             f"   whole tools/list result ({len(tools.tools)} tools): {tools.result_bytes:,} B, "
             f"~{tools.result_tokens_est:,} tokens (bytes/4)"
         )
+        rows = [("no option (every tool)", len(tools.tools), tools.result_bytes, tools.result_tokens_est)]
+        rows += [(sub.name, sub.tools, sub.bytes, sub.tokens_est) for sub in tools.subsets]
+        add(f"   {'whole tools/list result, started with':<38} {'tools':>5} {'bytes':>7} {'~tokens':>8}")
+        for label, count, nbytes, tokens in rows:
+            add(f"   {label:<38} {count:>5} {nbytes:>7,} {tokens:>8,}")
     return "\n".join(out)
 
 

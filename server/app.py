@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,24 +24,43 @@ from .config import Settings
 from .errors import describe_invalid_arguments, describe_upstream
 from .runtime import Runtime
 from .schemas import compact_input_schema, compact_output_schema, without_nulls
+from .selection import select
 
-INSTRUCTIONS = (
+SCOPE = (
     "Operate Mage: pipelines, runs and their logs on the Mage cluster; Mage Pro clusters through Mage Cloud "
-    "(team_id/cluster_id default to the configured cluster). A person confirms every change; a change "
-    "result may add message, plan, confirmation_token and expires_at. On status confirmation_required, "
-    "show the plan to the user and, once they approve, repeat the call with that confirmation_token. "
-    "Waits (wait_for_run, wait=true) send progress and return the current state with timed_out on timeout; "
+    "(team_id/cluster_id default to the configured cluster). "
+)
+CONFIRMATION = (
+    "A person confirms every change; a change result may add message, plan, confirmation_token and expires_at. "
+    "On status confirmation_required, show the plan to the user and, once they approve, repeat the call with "
+    "that confirmation_token. "
+)
+WAITS = "Waits (wait_for_run, wait=true) send progress and return the current state with timed_out on timeout"
+INSTRUCTIONS = (
+    f"{SCOPE}{CONFIRMATION}{WAITS}; "
     "a cluster change with wait=true adds ready, timed_out, api (ready/not_answering/unknown) and waited_s."
 )
+READ_ONLY_INSTRUCTIONS = (
+    f"{SCOPE}Writes are disabled: this server is read-only and offers only tools that change nothing; an operator "
+    f"enables writes by starting it without --read-only / MAGE_MCP_READ_ONLY. {WAITS}."
+)
+
 MAX_RESULT_BYTES = 100_000
 
 
 class MageMCPServer(MCPServer[Runtime]):
-    """`MCPServer` with this project's tools, upstream-error hints and compact results."""
+    """`MCPServer` with this project's tools, upstream-error hints and compact results.
 
-    def __init__(self, runtime: Runtime, tools: Sequence[ToolSpec] = TOOLS) -> None:
+    `hidden` names tools of ours that are not served (read-only mode, toolsets), each with the
+    error a call to it gets instead; `build_server` works them out from the settings.
+    """
+
+    def __init__(
+        self, runtime: Runtime, tools: Sequence[ToolSpec] = TOOLS, hidden: Mapping[str, str] | None = None
+    ) -> None:
         self.runtime = runtime
         self._planes: dict[str, Plane] = {spec.name: spec.plane for spec in tools}
+        self._hidden = dict(hidden or {})
         self._listed: list[MCPTool] | None = None
 
         @asynccontextmanager
@@ -51,7 +70,7 @@ class MageMCPServer(MCPServer[Runtime]):
 
         super().__init__(
             "mage-mcp",
-            instructions=INSTRUCTIONS,
+            instructions=READ_ONLY_INSTRUCTIONS if runtime.settings.mage_mcp_read_only else INSTRUCTIONS,
             version=__version__,
             lifespan=lifespan,
             log_level="WARNING",
@@ -74,6 +93,8 @@ class MageMCPServer(MCPServer[Runtime]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        if name in self._hidden:
+            raise ToolError(self._hidden[name])
         try:
             result = await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -96,6 +117,12 @@ class MageMCPServer(MCPServer[Runtime]):
         return result
 
 
-def build_server(settings: Settings | None = None, runtime: Runtime | None = None) -> MageMCPServer:
+def build_server(
+    settings: Settings | None = None, runtime: Runtime | None = None, tools: Sequence[ToolSpec] = TOOLS
+) -> MageMCPServer:
+    """The server the settings select; raises `SelectionError` for a tool in no toolset, an unknown
+    toolset or tool name, or a selection that leaves no tool."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return MageMCPServer(runtime or Runtime(settings or Settings()))
+    runtime = runtime or Runtime(settings or Settings())
+    selection = select(tools, runtime.settings)
+    return MageMCPServer(runtime, selection.listed, hidden=selection.hidden)

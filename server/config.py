@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mage_mcp.clients import DEFAULT_CLOUD_URL, MAGE_PUBLIC_API_KEY
 
 ConfirmFallback = Literal["token", "deny", "allow"]
+Names = Annotated[tuple[str, ...] | None, NoDecode]
+"""A comma-separated list of names (`clusters,runs`); unset or blank means no narrowing."""
 
 
 class Settings(BaseSettings):
@@ -32,6 +34,19 @@ class Settings(BaseSettings):
     mage_mcp_confirm_fallback: ConfirmFallback = "token"
     mage_mcp_confirm_ttl_s: int = Field(default=300, gt=0, le=86_400)
     mage_mcp_auth_token: SecretStr | None = None
+
+    mage_mcp_read_only: bool = False
+    mage_mcp_toolsets: Names = None
+    mage_mcp_tools: Names = None
+    mage_mcp_exclude_tools: Names = None
+
+    @field_validator("mage_mcp_toolsets", "mage_mcp_tools", "mage_mcp_exclude_tools", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = tuple(name.strip() for name in value.split(",") if name.strip())
+            return names or None
+        return value
 
     def missing_cloud_credentials(self) -> list[str]:
         """Names of the Cloud variables that are not set (empty when the Cloud plane is usable)."""

@@ -1,4 +1,7 @@
-"""The tools, one module per domain; each module ends with a table (`TOOLS`) of what it offers."""
+"""The tools, one module per domain; each module ends with a table (`TOOLS`) of what it offers
+and names the toolset its tools belong to (`TOOLSET`)."""
+
+from types import ModuleType
 
 from . import (
     blocks,
@@ -18,25 +21,26 @@ from . import (
     variables,
     workspaces,
 )
-from .base import Plane, ToolSpec
+from .base import TOOLSETS, Plane, Toolset, ToolSpec
 
-TOOLS: tuple[ToolSpec, ...] = (
-    *clusters.TOOLS,
-    *env_vars.TOOLS,
-    *cluster_config.TOOLS,
-    *pipelines.TOOLS,
-    *pipeline_deletion.TOOLS,
-    *run_starts.TOOLS,
-    *blocks.TOOLS,
-    *triggers.TOOLS,
-    *variables.TOOLS,
-    *secrets.TOOLS,
-    *workspaces.TOOLS,
-    *git.TOOLS,
-    *runs.TOOLS,
-    *logs.TOOLS,
-    *diagnosis.TOOLS,
-    *outputs.TOOLS,
+MODULES: tuple[ModuleType, ...] = (
+    clusters,
+    env_vars,
+    cluster_config,
+    pipelines,
+    pipeline_deletion,
+    run_starts,
+    blocks,
+    triggers,
+    variables,
+    secrets,
+    workspaces,
+    git,
+    runs,
+    logs,
+    diagnosis,
+    outputs,
 )
+TOOLS: tuple[ToolSpec, ...] = tuple(spec.in_toolset(module.TOOLSET) for module in MODULES for spec in module.TOOLS)
 
-__all__ = ["TOOLS", "Plane", "ToolSpec"]
+__all__ = ["TOOLS", "TOOLSETS", "Plane", "ToolSpec", "Toolset"]

@@ -1,15 +1,16 @@
 """What every tool module shares: the two kinds of tool declaration and the runtime accessor.
 
 A module ends with a table (`TOOLS`) of its tools, each declared with `reads(...)` or
-`changes(...)`. A changing tool is its plan (reads only) and its apply step; the confirmation
-gate, the token binding and the result shape come from the declaration (`confirmed`).
+`changes(...)`, and names the toolset they belong to (`TOOLSET`, one of `TOOLSETS`). A changing
+tool is its plan (reads only) and its apply step; the confirmation gate, the token binding and the
+result shape come from the declaration (`confirmed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
@@ -20,6 +21,10 @@ from mage_mcp.server.runtime import Runtime
 Plane = Literal["cloud", "cluster"]
 """Which Mage API a tool talks to; it decides the hints an upstream error gets."""
 
+Toolset = Literal["clusters", "pipelines", "blocks", "triggers", "runs", "variables", "secrets", "workspaces", "git"]
+"""A group of tools an operator enables or leaves out as a whole (`--toolsets`)."""
+TOOLSETS: tuple[Toolset, ...] = get_args(Toolset)
+
 
 @dataclass(frozen=True)
 class ToolSpec:
@@ -29,6 +34,8 @@ class ToolSpec:
     plane: Plane
     plan: Callable[..., Awaitable[Plan]] | None = None
     """The plan function of a changing tool; None for a read-only one."""
+    toolset: Toolset | None = None
+    """Set from the module's `TOOLSET` by `tools/__init__.py`; the server refuses a tool without one."""
 
     @property
     def name(self) -> str:
@@ -37,6 +44,9 @@ class ToolSpec:
     @property
     def mutating(self) -> bool:
         return self.plan is not None
+
+    def in_toolset(self, toolset: Toolset) -> ToolSpec:
+        return replace(self, toolset=toolset)
 
 
 def reads(fn: Callable[..., Awaitable[Any]], title: str, plane: Plane) -> ToolSpec:

@@ -20,7 +20,7 @@ from mage_mcp.clients import Block, Pipeline
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view
 from .names import PlainName, uuid_from_name
 from .paging import RESULT_BUDGET_BYTES, cut
@@ -398,6 +398,7 @@ def _names(uuids: Sequence[str]) -> str:
     return shown + (f" and {len(uuids) - NAMES_SHOWN} more" if len(uuids) > NAMES_SHOWN else "")
 
 
+TOOLSET: Toolset = "blocks"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(get_block, "Get block", "cluster"),
     changes(create_block, "Create block", "cluster", plan=plan_create, destructive=False, idempotent=True),

@@ -19,7 +19,7 @@ from mage_mcp.clients import Cluster, ClusterUpdate
 from mage_mcp.server.confirmation import Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes
+from .base import Toolset, ToolSpec, changes
 from .clusters import ACTIVE, ClusterChange, ClusterId, TeamId, read_cluster, where, write_cluster
 
 ConfigPatch = Annotated[dict[str, Any], Field(description="Partial config, merged in; null removes a key")]
@@ -136,6 +136,7 @@ def _refuse_own_keys(config: dict[str, Any]) -> None:
         raise ToolError(f"Not changed here, these keys have their own tools: {tools}. Nothing was sent.")
 
 
+TOOLSET: Toolset = "clusters"
 TOOLS: tuple[ToolSpec, ...] = (
     changes(
         update_cluster_config, "Update cluster config", "cloud", plan=plan_config, destructive=True, idempotent=True

@@ -16,7 +16,7 @@ from mage_mcp.clients import Cluster, ClusterUpdate, MageError
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import ClusterTarget, Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .waiting import Observation, wait_for
 
 if TYPE_CHECKING:
@@ -265,6 +265,7 @@ async def restart_cluster(
     return await settle_after_change(ctx, target, done, wait, timeout_s)
 
 
+TOOLSET: Toolset = "clusters"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(get_cluster, "Get cluster", "cloud"),
     changes(start_cluster, "Start cluster", "cloud", plan=plan_start, destructive=False, idempotent=True),

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from mage_mcp.clients import LogLine, PipelineRun
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, reads, runtime
+from .base import Toolset, ToolSpec, reads, runtime
 from .logs import run_log_lines, select
 from .paging import cut
 from .runs import duration_s
@@ -154,4 +154,5 @@ def _next_calls(run: PipelineRun, failed: list[FailedBlock]) -> list[NextCall]:
     return calls
 
 
+TOOLSET: Toolset = "runs"
 TOOLS: tuple[ToolSpec, ...] = (reads(diagnose_run, "Diagnose run", "cluster"),)

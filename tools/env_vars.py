@@ -17,7 +17,7 @@ from mage_mcp.clients import Cluster, ClusterUpdate
 from mage_mcp.server.confirmation import Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes
+from .base import Toolset, ToolSpec, changes
 from .clusters import (
     ACTIVE,
     ClusterChange,
@@ -192,6 +192,7 @@ def _check_names(env_vars: dict[str, str]) -> None:
         )
 
 
+TOOLSET: Toolset = "clusters"
 TOOLS: tuple[ToolSpec, ...] = (
     changes(set_env_vars, "Set env vars", "cloud", plan=plan_set, destructive=True, idempotent=True),
     changes(unset_env_vars, "Unset env vars", "cloud", plan=plan_unset, destructive=True, idempotent=True),

@@ -18,7 +18,7 @@ from mage_mcp.clients.models import DeploymentSetting, GitCommit, GitStatus
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .paging import cut
 
 if TYPE_CHECKING:
@@ -278,6 +278,7 @@ def _note(status: GitStatus) -> str | None:
     return None
 
 
+TOOLSET: Toolset = "git"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(git_status, "Git status", "cluster"),
     changes(git_pull, "Git pull", "cluster", plan=plan_pull, destructive=True, idempotent=True),

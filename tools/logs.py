@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from mage_mcp.clients import LogLine, parse_log_lines
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, reads, runtime
+from .base import Toolset, ToolSpec, reads, runtime
 from .paging import cut, newest_that_fit
 from .runs import RunId
 
@@ -106,4 +106,5 @@ def _size(line: LogLineOut) -> int:
     return len(line.message) + len(line.block_uuid or "") + 80
 
 
+TOOLSET: Toolset = "runs"
 TOOLS: tuple[ToolSpec, ...] = (reads(get_run_logs, "Get run logs", "cluster"),)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from mage_mcp.clients import BlockOutput
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, reads, runtime
+from .base import Toolset, ToolSpec, reads, runtime
 from .paging import CELL_CHARS, RESULT_BUDGET_BYTES, cut
 from .runs import RunId
 
@@ -91,4 +91,5 @@ def _cell(value: Any) -> Any:
     return cut(str(value))
 
 
+TOOLSET: Toolset = "runs"
 TOOLS: tuple[ToolSpec, ...] = (reads(get_block_output, "Get block output", "cluster"),)

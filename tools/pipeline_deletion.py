@@ -24,7 +24,7 @@ from mage_mcp.clients import MageError, MageNotFoundError, Page, Pipeline, Pipel
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, runtime
+from .base import Toolset, ToolSpec, changes, runtime
 from .paging import cut
 from .pipelines import PipelineUuid, counted
 
@@ -206,6 +206,7 @@ class _Deletion:
         )
 
 
+TOOLSET: Toolset = "pipelines"
 TOOLS: tuple[ToolSpec, ...] = (
     changes(delete_pipeline, "Delete pipeline", "cluster", plan=plan_delete, destructive=True, idempotent=True),
 )

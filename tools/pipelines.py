@@ -16,7 +16,7 @@ from mage_mcp.clients import Block, Pipeline
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view, execution_order
 from .names import PlainName, uuid_from_name
 from .paging import RESULT_BUDGET_BYTES, cut, offset_from
@@ -343,6 +343,7 @@ async def update_pipeline(
     )
 
 
+TOOLSET: Toolset = "pipelines"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_pipelines, "List pipelines", "cluster"),
     reads(get_pipeline, "Get pipeline", "cluster"),

@@ -12,7 +12,7 @@ from mage_mcp.clients import Trigger
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, runtime
+from .base import Toolset, ToolSpec, changes, runtime
 
 OWNED_TRIGGER_NAME = "mage-mcp"
 """The API trigger this server creates once per pipeline and reuses for every run it starts."""
@@ -109,6 +109,7 @@ def _usable_trigger(trigger: Trigger, pipeline_uuid: str) -> Trigger:
     return trigger
 
 
+TOOLSET: Toolset = "runs"
 TOOLS: tuple[ToolSpec, ...] = (
     changes(trigger_pipeline, "Run pipeline", "cluster", plan=plan_run, destructive=False, idempotent=False),
 )

@@ -16,7 +16,7 @@ from mage_mcp.clients import HIDDEN_RUN, MageNotFoundError, PipelineRun
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .paging import cursor as next_page
 from .paging import offset_from
 from .waiting import Observation, wait_for
@@ -298,6 +298,7 @@ async def delete_run(ctx: Context[Runtime, Any], plan: Plan, run_id: RunId) -> R
     return RunChange(status="deleted", run_id=run_id, pipeline_uuid=plan.changes["pipeline_uuid"], message=plan.summary)
 
 
+TOOLSET: Toolset = "runs"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(get_run, "Get run", "cluster"),
     reads(list_runs, "List runs", "cluster"),

@@ -16,7 +16,7 @@ from mage_mcp.clients import MageApiError, MageNotFoundError
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import PlainName
 from .paging import cursor as next_page
 from .paging import cut, offset_from
@@ -109,6 +109,7 @@ async def delete_secret(ctx: Context[Runtime, Any], plan: Plan, name: ExistingNa
     return SecretChange(status="deleted", name=name, message=f"Secret {name!r} deleted.")
 
 
+TOOLSET: Toolset = "secrets"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_secrets, "List secrets", "cluster"),
     changes(create_secret, "Create secret", "cluster", plan=plan_create, destructive=False, idempotent=True),

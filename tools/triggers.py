@@ -16,7 +16,7 @@ from mage_mcp.clients import Trigger
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import Identifier
 from .paging import cursor as next_page
 from .paging import cut, offset_from
@@ -384,6 +384,7 @@ async def delete_trigger(ctx: Context[Runtime, Any], plan: Plan, trigger_id: Tri
     )
 
 
+TOOLSET: Toolset = "triggers"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_triggers, "List triggers", "cluster"),
     reads(get_trigger, "Get trigger", "cluster"),

@@ -17,7 +17,7 @@ from mage_mcp.clients import MageNotFoundError
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import Identifier
 from .paging import CELL_CHARS, RESULT_BUDGET_BYTES, cut
 
@@ -190,6 +190,7 @@ async def delete_variable(
     )
 
 
+TOOLSET: Toolset = "variables"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_variables, "List pipeline variables", "cluster"),
     changes(set_variable, "Set pipeline variable", "cluster", plan=plan_set, destructive=True, idempotent=True),

@@ -17,7 +17,7 @@ from mage_mcp.clients.models import Workspace
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
-from .base import ToolSpec, changes, reads, runtime
+from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import PlainName
 from .paging import cursor as next_page
 from .paging import cut, offset_from
@@ -296,6 +296,7 @@ async def _read_back(cluster: "ClusterClient", name: str, done: str, plan: Plan)
     return WorkspaceChange(status=done, name=name, workspace_status=status, message=plan.summary)
 
 
+TOOLSET: Toolset = "workspaces"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_workspaces, "List workspaces", "cluster"),
     reads(get_workspace, "Get workspace", "cluster"),
