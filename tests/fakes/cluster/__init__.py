@@ -23,8 +23,11 @@ It reproduces what ``mage-api.md`` and ``mage-real.md`` describe, quirks include
 
 Test hooks: ``expire_tokens()``, ``logins``, ``recorder``, ``complete_run()``, ``auto_complete``,
 ``add_pipeline()``, ``add_trigger()``, ``trigger_run()``, ``add_runs()``, ``add_log()``, ``add_raw_log()``,
-``add_editor_log()``, ``set_block_output()``, and the live state dicts ``pipelines``,
-``pipeline_schedules``, ``pipeline_runs``.
+``add_editor_log()``, ``set_block_output()``, ``block_file()``, ``add_secret()``, ``secret_value()``,
+``init_repo()``, ``commit()``, ``configure_sync()``, ``push_to_remote()``, ``add_workspace()``,
+``add_deployment_setting()``, ``pro`` (serve workspaces and deployments as Mage Pro does), and the live state
+dicts ``pipelines``, ``pipeline_schedules``, ``pipeline_runs``, ``orphaned_runs`` (runs of deleted triggers).
+Each resource module's docstring says what it reproduces.
 
 One module per resource (``sessions``, ``pipelines``, ``blocks``, ``variables``, ``triggers``, ``runs``,
 ``logs``, ``outputs``, ``secrets``, ``workspaces``, ``git``)
