@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, TextContent
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -22,6 +23,8 @@ from mage_mcp.tools import TOOLS, Plane, ToolSpec
 
 from .config import Settings
 from .errors import describe_invalid_arguments, describe_upstream
+from .prompts import add_prompts
+from .resources import add_completion, add_resources
 from .runtime import Runtime
 from .schemas import compact_input_schema, compact_output_schema, without_nulls
 from .selection import select
@@ -49,7 +52,7 @@ MAX_RESULT_BYTES = 100_000
 
 
 class MageMCPServer(MCPServer[Runtime]):
-    """`MCPServer` with this project's tools, upstream-error hints and compact results.
+    """`MCPServer` with this project's tools, resources and prompts, upstream-error hints and compact results.
 
     `hidden` names tools of ours that are not served (read-only mode, toolsets), each with the
     error a call to it gets instead; `build_server` works them out from the settings.
@@ -76,6 +79,9 @@ class MageMCPServer(MCPServer[Runtime]):
             log_level="WARNING",
             tools=[Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations) for spec in tools],
         )
+        add_resources(self)
+        add_completion(self, runtime)
+        self._hidden_prompts = add_prompts(self, [spec.name for spec in tools], self._hidden)
 
     async def list_tools(self) -> list[MCPTool]:
         if self._listed is None:
@@ -89,6 +95,15 @@ class MageMCPServer(MCPServer[Runtime]):
                 for tool in await super().list_tools()
             ]
         return self._listed
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Runtime, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        if name in self._hidden_prompts:
+            raise MCPError(INVALID_PARAMS, self._hidden_prompts[name])
+        if name not in {prompt.name for prompt in await self.list_prompts()}:
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name}")
+        return await super().get_prompt(name, arguments, context)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None

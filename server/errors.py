@@ -57,3 +57,9 @@ def describe_invalid_arguments(error: ValidationError) -> str:
         for issue in error.errors(include_input=False, include_url=False)
     ]
     return "Invalid arguments: " + "; ".join(problems)
+
+
+def describe_invalid_value(error: ValidationError, name: str) -> str:
+    """`name: rule`, for one value checked on its own (a resource's or prompt's argument); never the value."""
+    problems = [issue["msg"] for issue in error.errors(include_input=False, include_url=False)]
+    return f"{name}: {'; '.join(problems)}"
