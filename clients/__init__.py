@@ -32,6 +32,7 @@ from .models import (
     RunLogs,
     Trigger,
 )
+from .pages import every_item
 
 if TYPE_CHECKING:
     from .cloud import CloudClient
@@ -75,5 +76,6 @@ __all__ = [
     "RunLogs",
     "Subject",
     "Trigger",
+    "every_item",
     "parse_log_lines",
 ]

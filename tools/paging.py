@@ -21,6 +21,11 @@ def cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
+def next_cursor(offset: int, shown: int, more: bool) -> str | None:
+    """The cursor of the page after one that started at `offset` and showed `shown` items, when `more` follow."""
+    return cursor(offset + shown) if more else None
+
+
 def offset_from(value: str | None, tool: str) -> int:
     """The offset a cursor stands for; a cursor that no list gave is a clear error."""
     if value is None:

@@ -20,7 +20,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from mage_mcp.clients import MageError, MageNotFoundError, Page, Pipeline, PipelineRun, Trigger
+from mage_mcp.clients import MageError, MageNotFoundError, Page, Pipeline, PipelineRun, Trigger, every_item
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
@@ -32,7 +32,6 @@ SHOWN = 10
 """Triggers and runs a plan names one by one; it counts the rest."""
 BLOCKS_SHOWN = 20
 NAME_CHARS = 100
-PAGE = 100
 UNFINISHED = ("initial", "running")
 HIDDEN_RUNS = (
     "Mage 0.9.80 no longer lists or shows a run once its trigger is deleted: list_runs skips them, get_run fails, "
@@ -177,13 +176,14 @@ class _Deletion:
 
     async def all_ids(self, kind: Kind) -> list[int]:
         """The ids of all the pipeline's triggers or runs, read before the first one is deleted."""
-        listed = self.cluster.list_triggers if kind == "triggers" else self.cluster.list_runs
-        ids: list[int] = []
-        while True:
-            page = await listed(pipeline_uuid=self.pipeline_uuid, limit=PAGE, offset=len(ids))
-            ids += [item.id for item in page.items]
-            if not page.has_more or not page.items:
-                return ids
+        cluster, uuid = self.cluster, self.pipeline_uuid
+        if kind == "triggers":
+            triggers = every_item(
+                lambda limit, offset: cluster.list_triggers(pipeline_uuid=uuid, limit=limit, offset=offset)
+            )
+            return [trigger.id async for trigger in triggers]
+        runs = every_item(lambda limit, offset: cluster.list_runs(pipeline_uuid=uuid, limit=limit, offset=offset))
+        return [run.id async for run in runs]
 
     async def delete(self, kind: Kind, item_id: int) -> None:
         with suppress(MageNotFoundError):  # gone already

@@ -19,8 +19,7 @@ from mage_mcp.server.runtime import Runtime
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view, execution_order
 from .names import PlainName, uuid_from_name
-from .paging import RESULT_BUDGET_BYTES, cut, offset_from
-from .paging import cursor as next_page
+from .paging import RESULT_BUDGET_BYTES, cut, next_cursor, offset_from
 
 CODE_LIMIT = 20_000
 """Characters of one block's code `get_pipeline` shows; `get_block` shows more."""
@@ -99,7 +98,7 @@ async def list_pipelines(
     return PipelineList(
         pipelines=items,
         total=page.total,
-        next_cursor=next_page(offset + len(items)) if more else None,
+        next_cursor=next_cursor(offset, len(items), more),
     )
 
 

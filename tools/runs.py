@@ -17,8 +17,7 @@ from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
-from .paging import cursor as next_page
-from .paging import offset_from
+from .paging import next_cursor, offset_from
 from .waiting import Observation, wait_for
 
 RunId = Annotated[int, Field(ge=1)]
@@ -114,7 +113,7 @@ async def list_runs(
     return RunList(
         runs=[_item(run) for run in page.items],
         total=page.total,
-        next_cursor=next_page(offset + len(page.items)) if page.has_more else None,
+        next_cursor=next_cursor(offset, len(page.items), page.has_more),
     )
 
 

@@ -18,8 +18,7 @@ from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import PlainName
-from .paging import cursor as next_page
-from .paging import cut, offset_from
+from .paging import cut, next_cursor, offset_from
 
 GIT_SECRET_PREFIXES = ("mage_git_ssh_private_key_b64", "mage_git_ssh_public_key_b64", "mage_git_access_token")
 """Names Mage keeps for its Git sync settings and hides from the list of secrets."""
@@ -59,7 +58,7 @@ async def list_secrets(
     return SecretList(
         names=[cut(secret.name, 255) for secret in page.items],
         total=page.total,
-        next_cursor=next_page(offset + len(page.items)) if page.has_more else None,
+        next_cursor=next_cursor(offset, len(page.items), page.has_more),
     )
 
 

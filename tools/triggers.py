@@ -18,8 +18,7 @@ from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import Identifier
-from .paging import cursor as next_page
-from .paging import cut, offset_from
+from .paging import cut, next_cursor, offset_from
 from .schedules import MAGE_TIME_FORMAT, Schedule, StartTime, next_fire
 
 TriggerId = Annotated[int, Field(ge=1)]
@@ -104,7 +103,7 @@ async def list_triggers(
     return TriggerList(
         triggers=[_item(t) for t in page.items],
         total=page.total,
-        next_cursor=next_page(offset + len(page.items)) if page.has_more else None,
+        next_cursor=next_cursor(offset, len(page.items), page.has_more),
     )
 
 

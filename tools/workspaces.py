@@ -19,8 +19,7 @@ from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import PlainName
-from .paging import cursor as next_page
-from .paging import cut, offset_from
+from .paging import cut, next_cursor, offset_from
 
 if TYPE_CHECKING:
     from mage_mcp.clients import ClusterClient
@@ -120,7 +119,7 @@ async def list_workspaces(
     return WorkspaceList(
         workspaces=[_item(w) for w in page],
         total=len(workspaces),
-        next_cursor=next_page(offset + len(page)) if more else None,
+        next_cursor=next_cursor(offset, len(page), more),
     )
 
 

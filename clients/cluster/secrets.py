@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from ..errors import MageError, Subject
 from ..models import Page, Secret
+from ..pages import every_item
 from .session import ClusterSession, page_of, segment
-
-_PAGE = 100
 
 
 class SecretsApi(ClusterSession):
@@ -20,14 +19,10 @@ class SecretsApi(ClusterSession):
 
     async def find_secret(self, name: str) -> Secret | None:
         """The secret called `name`, paging through every secret; None when there is none."""
-        offset = 0
-        while True:
-            page = await self.list_secrets(limit=_PAGE, offset=offset)
-            if found := next((s for s in page.items if s.name == name), None):
-                return found
-            if not page.has_more or not page.items:
-                return None
-            offset += len(page.items)
+        async for secret in every_item(lambda limit, offset: self.list_secrets(limit=limit, offset=offset)):
+            if secret.name == name:
+                return secret
+        return None
 
     async def create_secret(self, name: str, value: str) -> Secret:
         try:

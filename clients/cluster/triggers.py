@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import Subject
 from ..models import Page, PipelineRun, Trigger
+from ..pages import every_item
 from .session import ClusterSession, page_of, segment
 
 
@@ -38,15 +39,12 @@ class TriggersApi(ClusterSession):
 
     async def find_trigger(self, pipeline_uuid: str, name: str, schedule_type: str | None) -> Trigger | None:
         """The pipeline's trigger with this name (and type, unless None), paging through all of its triggers."""
-        offset, page_size = 0, 100
-        while True:
-            page = await self.list_triggers(pipeline_uuid=pipeline_uuid, limit=page_size, offset=offset)
-            for trigger in page.items:
-                if trigger.name == name and schedule_type in (None, trigger.schedule_type):
-                    return trigger
-            if not page.has_more:
-                return None
-            offset += page_size
+        async for trigger in every_item(
+            lambda limit, offset: self.list_triggers(pipeline_uuid=pipeline_uuid, limit=limit, offset=offset)
+        ):
+            if trigger.name == name and schedule_type in (None, trigger.schedule_type):
+                return trigger
+        return None
 
     async def create_trigger(
         self,
