@@ -331,6 +331,44 @@ def _log_tail(project_dir: Path, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _wait_port_free(port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _port_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+_TCP_STATES = {"01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT", "0A": "LISTEN"}
+
+
+def _port_holders(port: int) -> str:
+    """What holds `port`, from /proc, as ", held by pid 123 (python ...)"; "" when nothing is known."""
+    sockets: dict[str, str] = {}  # inode -> TCP state
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    sockets[fields[9]] = _TCP_STATES.get(fields[3], fields[3])
+    holders = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                inode = os.readlink(fd.path).removeprefix("socket:[").removesuffix("]")
+                if inode in sockets:
+                    command = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ")
+                    holders.append(f"pid {entry.name} ({command.decode(errors='replace').strip()[:80]})")
+    if holders:
+        return ", held by " + ", ".join(sorted(set(holders)))
+    if sockets:
+        return f" (sockets no process owns: {', '.join(sorted(set(sockets.values())))})"
+    return ""
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -472,13 +510,16 @@ def start(
     venv: Path | None = None,
     ready_timeout: float = 180,
     wait: bool = True,
+    port_grace: float = 0,
 ) -> MageInstance:
     """Start Mage for ``project_dir`` on 127.0.0.1:``port`` and, unless ``wait`` is false, wait until it is ready.
 
     Creates the venv and the project when missing. With ``auth``, the owner user is created from
     ``owner_email``/``owner_password`` on the project's first auth start (Mage never changes an
     existing owner). If the directory's server already runs and is ready on ``port`` with the
-    same auth setting, that instance is returned; any other running state raises MageError.
+    same auth setting, that instance is returned; any other running state raises MageError, as does
+    a port still taken after ``port_grace`` seconds (a restart passes some: the instance just
+    stopped may hold its port a moment longer).
     On a failed start, the last lines of mage.log are logged, everything started is stopped, and
     MageError is raised.
     """
@@ -516,8 +557,8 @@ def start(
     pid_file.unlink(missing_ok=True)
 
     venv = ensure_venv(venv)
-    if not _port_free(port):
-        raise MageError(f"port {port} on {_HOST} is already in use")
+    if not _wait_port_free(port, port_grace):
+        raise MageError(f"port {port} on {_HOST} is already in use{_port_holders(port)}")
     env = _server_env(project_dir, auth, owner_email, owner_password, extra_env)
     _prepare_project(project_dir, venv / "bin" / "mage", env)
 

@@ -18,6 +18,8 @@ from mage_mcp.local import hello_mage, mage
 from .state import ClusterRecord
 
 log = logging.getLogger("mage_mcp.local_cloud")
+# On a restart the Mage just stopped may hold its port a moment after its processes are gone.
+_PORT_GRACE_SECONDS = 15
 
 
 class ClusterProcesses(Protocol):
@@ -67,6 +69,7 @@ class MageClusters:
                 extra_env=cluster.env,
                 venv=self.venv,
                 wait=False,
+                port_grace=_PORT_GRACE_SECONDS,
             )
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import socket
 from collections.abc import Collection
@@ -18,6 +19,10 @@ from pydantic import BaseModel, Field
 
 TEAM_ID = "local"
 STATE_FILE = "state.json"
+# Cluster ports: registered-port space below any usual ephemeral range (Linux 32768+, macOS 49152+).
+_STABLE_PORTS = range(20000, 32768)
+_EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+_random = random.SystemRandom()
 ClusterStatus = Literal["Active", "Stopped"]
 
 
@@ -99,13 +104,31 @@ def write_private(path: Path, text: str) -> None:
 
 
 def free_port(avoid: Collection[int] = ()) -> int:
-    """A port nothing listens on at 127.0.0.1 right now (the kernel picks it)."""
-    while True:
+    """A port nothing listens on at 127.0.0.1 right now, below the kernel's ephemeral range.
+
+    A cluster keeps its port across restarts. A port from the ephemeral range can be taken, while
+    the cluster is stopped, as the local end of any outgoing connection; one below it cannot.
+    """
+    stable = range(_STABLE_PORTS.start, min(_STABLE_PORTS.stop, ephemeral_ports().start))
+    for _ in range(200 if stable else 0):
+        port = _random.choice(stable)
+        if port not in avoid and port_free(port):
+            return port
+    while True:  # no room below the ephemeral range on this machine: let the kernel pick
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
         if port not in avoid:
             return port
+
+
+def ephemeral_ports() -> range:
+    """The ports the kernel hands out to outgoing connections (Linux's default when unreadable)."""
+    try:
+        low, high = map(int, Path(_EPHEMERAL_RANGE_FILE).read_text().split())
+    except (OSError, ValueError):
+        return range(32768, 61000)
+    return range(low, high + 1)
 
 
 def port_free(port: int) -> bool:
