@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
 
     from mage_mcp.server.app import build_server
+    from mage_mcp.server.audit import AuditError
     from mage_mcp.server.config import Settings
+    from mage_mcp.server.profiles import ProfileConfigError
     from mage_mcp.server.selection import SelectionError
     from mage_mcp.server.transports import UnsafeBindError, serve
 
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"mage-mcp: invalid configuration in {fields}; see the README's configuration table.")
     try:
         server = build_server(settings)
-    except SelectionError as exc:
+    except (SelectionError, ProfileConfigError, AuditError) as exc:
         sys.exit(f"mage-mcp: {exc}")
     try:
         serve(server, args.transport, args.host, args.port)

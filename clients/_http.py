@@ -9,6 +9,7 @@ from typing import Any, Self
 import httpx
 
 from .errors import MageConnectionError
+from .exchanges import note_exchange
 
 
 class HttpClient:
@@ -54,10 +55,12 @@ class HttpClient:
     ) -> httpx.Response:
         """One HTTP exchange; a network failure becomes `MageConnectionError` (no URL path, no secret)."""
         try:
-            return await self._http.request(method, path, params=params, json=json, headers=headers)
+            response = await self._http.request(method, path, params=params, json=json, headers=headers)
         except httpx.TimeoutException:
             raise MageConnectionError(f"{self.service} at {self.base_url} did not answer in time.") from None
         except httpx.TransportError as exc:
             raise MageConnectionError(
                 f"{self.service} at {self.base_url} is not reachable ({type(exc).__name__})."
             ) from None
+        note_exchange(method, response.status_code)
+        return response

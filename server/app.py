@@ -19,10 +19,12 @@ from pydantic import ValidationError
 
 from mage_mcp import __version__
 from mage_mcp.clients import MageError
-from mage_mcp.tools import TOOLS, Plane, ToolSpec
+from mage_mcp.tools import TOOLS, ToolSpec
 
 from .config import Settings
 from .errors import describe_invalid_arguments, describe_upstream
+from .profile_calls import on_profile, refuse_on_read_only_profile, with_profile_argument, with_profile_field
+from .profiles import Profile, UnknownProfileError
 from .prompts import add_prompts
 from .resources import add_completion, add_resources
 from .runtime import Runtime
@@ -62,7 +64,7 @@ class MageMCPServer(MCPServer[Runtime]):
         self, runtime: Runtime, tools: Sequence[ToolSpec] = TOOLS, hidden: Mapping[str, str] | None = None
     ) -> None:
         self.runtime = runtime
-        self._planes: dict[str, Plane] = {spec.name: spec.plane for spec in tools}
+        self._specs = {spec.name: spec for spec in tools}
         self._hidden = dict(hidden or {})
         self._listed: list[MCPTool] | None = None
 
@@ -79,22 +81,22 @@ class MageMCPServer(MCPServer[Runtime]):
             log_level="WARNING",
             tools=[Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations) for spec in tools],
         )
-        add_resources(self)
+        add_resources(self, runtime)
         add_completion(self, runtime)
         self._hidden_prompts = add_prompts(self, [spec.name for spec in tools], self._hidden)
 
     async def list_tools(self) -> list[MCPTool]:
         if self._listed is None:
-            self._listed = [
-                tool.model_copy(
-                    update={
-                        "input_schema": compact_input_schema(tool.input_schema),
-                        "output_schema": compact_output_schema(tool.output_schema) if tool.output_schema else None,
-                    }
-                )
-                for tool in await super().list_tools()
-            ]
+            self._listed = [self._listed_form(tool) for tool in await super().list_tools()]
         return self._listed
+
+    def _listed_form(self, tool: MCPTool) -> MCPTool:
+        input_schema = compact_input_schema(tool.input_schema)
+        output_schema = compact_output_schema(tool.output_schema) if tool.output_schema else None
+        if self.runtime.names_profiles and not self._specs[tool.name].about_server:
+            input_schema = with_profile_argument(input_schema, self.runtime.profiles)
+            output_schema = with_profile_field(output_schema) if output_schema else None
+        return tool.model_copy(update={"input_schema": input_schema, "output_schema": output_schema})
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[Runtime, Any] | None = None
@@ -110,12 +112,39 @@ class MageMCPServer(MCPServer[Runtime]):
     ) -> CallToolResult | InputRequiredResult:
         if name in self._hidden:
             raise ToolError(self._hidden[name])
+        spec = self._specs.get(name)
+        if spec is None or spec.about_server:
+            return await self._call(name, arguments, context)
+        arguments = dict(arguments)
+        profile = self._profile_of(arguments.pop("profile", None))
+        if spec.mutating and profile.read_only:
+            await refuse_on_read_only_profile(self.runtime, profile, name, arguments, spec.fn)
+        named = profile.name if self.runtime.names_profiles else None
+        with self.runtime.serving(profile):
+            try:
+                return await self._call(name, arguments, context, profile=named)
+            except ToolError as exc:
+                if named is None:
+                    raise
+                raise ToolError(on_profile(str(exc), name, named)) from None
+
+    def _profile_of(self, requested: object) -> Profile:
+        if requested is not None and not isinstance(requested, str):
+            raise ToolError("profile must be the name of a profile (a string); list_profiles lists them.")
+        try:
+            return self.runtime.profile(requested)
+        except UnknownProfileError as exc:
+            raise ToolError(str(exc)) from None
+
+    async def _call(
+        self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None, profile: str | None = None
+    ) -> CallToolResult | InputRequiredResult:
         try:
             result = await super().call_tool(name, arguments, context)
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(cause, MageError):
-                detail = describe_upstream(cause, self._planes[name])
+                detail = describe_upstream(cause, self._specs[name].plane, self.runtime.profile().setting)
             elif isinstance(cause, ValidationError):
                 detail = describe_invalid_arguments(cause)
             else:
@@ -123,6 +152,8 @@ class MageMCPServer(MCPServer[Runtime]):
             raise ToolError(f"Error executing tool {name}: {detail}") from None
         if isinstance(result, CallToolResult) and result.structured_content is not None:
             structured = without_nulls(result.structured_content)
+            if profile is not None:
+                structured["profile"] = profile
             text = json.dumps(structured, separators=(",", ":"), ensure_ascii=False)
             if len(text.encode()) > MAX_RESULT_BYTES:  # every tool bounds itself; this is the last guard
                 raise ToolError(f"Error executing tool {name}: the result is over 100 KB; narrow the request.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -34,6 +35,10 @@ class Settings(BaseSettings):
     mage_mcp_confirm_fallback: ConfirmFallback = "token"
     mage_mcp_confirm_ttl_s: int = Field(default=300, gt=0, le=86_400)
     mage_mcp_auth_token: SecretStr | None = None
+
+    mage_mcp_config: Path | None = None
+    """The profiles file; unset means `DEFAULT_CONFIG_PATH` when it exists, else one profile from these variables."""
+    mage_mcp_audit_log: Path = Path("~/.local/state/mage-mcp/audit.jsonl")
 
     mage_mcp_read_only: bool = False
     mage_mcp_toolsets: Names = None

@@ -43,7 +43,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, PrivateAttr
 from pydantic.json_schema import SkipJsonSchema
 
+from .attempts import Attempt
+from .audit import AuditLog, AuditOutcome
 from .config import ConfirmFallback
+from .profiles import Profile
+from .redaction import argument_masker
 
 
 class Plan(BaseModel):
@@ -55,6 +59,8 @@ class Plan(BaseModel):
 
     summary: str
     changes: dict[str, Any] = Field(default_factory=dict)
+    profile: str | None = None
+    """The profile the change is for, when the server has several (set by the gate, not by tools)."""
     _unchanged: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @classmethod
@@ -100,7 +106,9 @@ def asks_person(plan_fn: Callable[..., Any]) -> Resolve:
     ) -> Elicit[ConfirmForm] | NoPrompt:
         if not plan.changes or not client_can_elicit(ctx):
             return _NO_PROMPT  # nothing to change, or no way to ask: the gate's fallback decides
-        return Elicit(f"{plan.summary}\n\nApply this change? Nothing changes unless you confirm.", ConfirmForm)
+        holder: GateHolder = ctx.request_context.lifespan_context
+        on = f"On profile {holder.profile().name!r}: " if holder.names_profiles else ""
+        return Elicit(f"{on}{plan.summary}\n\nApply this change? Nothing changes unless you confirm.", ConfirmForm)
 
     return Resolve(ask_person)
 
@@ -193,8 +201,11 @@ class ConfirmationTokens:
 _RETRY = "Nothing was changed. Call the tool again without confirmation_token to get a new plan and token."
 
 
+ConfirmedBy = Literal["elicitation", "token", "allow"]
+
+
 class ConfirmationGate:
-    """Turns a consent outcome into 'proceed' (None), a `Halt` result, or a refusal."""
+    """Turns a consent outcome into how the change was confirmed, a `Halt` result, or a refusal."""
 
     def __init__(self, fallback: ConfirmFallback, ttl_s: int, *, clock: Callable[[], float] = time.time) -> None:
         self.fallback = fallback
@@ -207,26 +218,36 @@ class ConfirmationGate:
         plan: Plan,
         consent: Consent,
         confirmation_token: str | None,
-    ) -> Halt | None:
+        *,
+        fallback: ConfirmFallback | None = None,
+    ) -> Halt | ConfirmedBy:
+        """How the change was confirmed, or the `Halt` to answer; `fallback` overrides the gate's own."""
         if isinstance(consent, DeclinedElicitation):
             return _halt("declined", "Nothing changed: the change was declined.")
         if isinstance(consent, CancelledElicitation):
             return _halt("cancelled", "Nothing changed: the confirmation was cancelled.")
         assert isinstance(consent, AcceptedElicitation)
         if isinstance(consent.data, ConfirmForm):
-            return None if consent.data.confirm else _halt("declined", "Nothing changed: the change was not confirmed.")
-        return self._fallback(tool, arguments, plan, confirmation_token)
+            if consent.data.confirm:
+                return "elicitation"
+            return _halt("declined", "Nothing changed: the change was not confirmed.")
+        return self._fallback(tool, arguments, plan, confirmation_token, fallback or self.fallback)
 
     def _fallback(
-        self, tool: str, arguments: Mapping[str, Any], plan: Plan, confirmation_token: str | None
-    ) -> Halt | None:
-        if self.fallback == "allow":
-            return None
-        if self.fallback == "deny":
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        plan: Plan,
+        confirmation_token: str | None,
+        fallback: ConfirmFallback,
+    ) -> Halt | ConfirmedBy:
+        if fallback == "allow":
+            return "allow"
+        if fallback == "deny":
             raise ToolError(_DENIED)
         if confirmation_token is not None:
             self.tokens.redeem(confirmation_token, tool, arguments)
-            return None
+            return "token"
         token, expires_at = self.tokens.issue(tool, arguments)
         return Halt(
             status="confirmation_required",
@@ -266,9 +287,15 @@ _OWN_PARAMETERS = ("plan", "consent", "confirmation_token")
 
 
 class GateHolder(typing.Protocol):
-    """What the server's lifespan context offers a mutating tool: the one confirmation gate."""
+    """What the server's lifespan context offers a mutating tool: the gate, the audit log, the call's profile."""
 
     gate: ConfirmationGate
+    audit: AuditLog
+
+    @property
+    def names_profiles(self) -> bool: ...
+
+    def profile(self, name: str | None = None) -> Profile: ...
 
 
 def confirmed(
@@ -290,6 +317,7 @@ def confirmed(
             f"{apply.__name__}: apply(ctx, plan, **arguments); 'consent' and 'confirmation_token' are the gate's"
         )
     name = apply.__name__
+    masked = argument_masker(apply)
 
     @functools.wraps(apply)
     async def tool(**call: Any) -> Outcome:
@@ -299,9 +327,21 @@ def confirmed(
         token: str | None = call.pop("confirmation_token")
         if not the_plan.changes:
             return the_plan.unchanged_result(result_type)
-        if halt := ctx.request_context.lifespan_context.gate.settle(name, call, the_plan, consent, token):
-            return halt.into(result_type)
-        return await apply(ctx, the_plan, **call)
+        holder = ctx.request_context.lifespan_context
+        profile = holder.profile()
+        if holder.names_profiles:
+            the_plan = the_plan.model_copy(update={"profile": profile.name})
+        attempt = Attempt(holder.audit, profile.name, name, masked(call))
+        bound = {**call, "profile": profile.name}  # a token for one target never applies to another
+        try:
+            settled = holder.gate.settle(name, bound, the_plan, consent, token, fallback=profile.confirm_fallback)
+        except ToolError as exc:
+            await attempt.ended("refused" if isinstance(exc, TokenError) else "denied", message=str(exc))
+            raise
+        if isinstance(settled, Halt):
+            await attempt.ended(typing.cast(AuditOutcome, settled.status))
+            return settled.into(result_type)
+        return await attempt.applying(settled, lambda: apply(ctx, the_plan, **call))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     parameters = [

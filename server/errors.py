@@ -6,25 +6,44 @@ arguments can carry secrets (environment variable values, run variables).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import ValidationError
 
 from mage_mcp.clients import MageAuthError, MageConnectionError, MageError, MageNotFoundError
 from mage_mcp.tools import Plane
 
-_AUTH_HINTS: dict[Plane, str] = {
-    "cluster": "Check MAGE_API_KEY, MAGE_EMAIL and MAGE_PASSWORD (an owner or editor account of the cluster).",
-    "cloud": "Check MAGE_CLOUD_API_KEY, MAGE_CLOUD_EMAIL and MAGE_CLOUD_PASSWORD.",
+Setting = Callable[[str], str]
+"""How an operator sets a profile field: `Profile.setting` (a variable name, or a key of the profiles file)."""
+
+_AUTH_FIELDS: dict[Plane, tuple[str, str, str]] = {
+    "cluster": ("api_key", "email", "password"),
+    "cloud": ("cloud_api_key", "cloud_email", "cloud_password"),
 }
-_UNREACHABLE_HINTS: dict[Plane, str] = {
-    "cluster": "get_cluster says whether the cluster runs and answers; a stopped one starts with start_cluster "
-    "(wait=true waits until it answers). After a start or an env var change its API takes a while to answer. "
-    "Otherwise check MAGE_CLUSTER_URL.",
-    "cloud": "Check MAGE_CLOUD_URL and the network.",
-}
-_NOT_FOUND_HINTS: dict[Plane, str] = {
-    "cluster": "list_pipelines lists the pipelines, list_runs the runs with their ids.",
-    "cloud": "Check team_id and cluster_id (or MAGE_TEAM_ID and MAGE_CLUSTER_ID).",
-}
+
+
+def _auth_hint(plane: Plane, setting: Setting) -> str:
+    key, email, password = (setting(field) for field in _AUTH_FIELDS[plane])
+    account = " (an owner or editor account of the cluster)" if plane == "cluster" else ""
+    return f"Check {key}, {email} and {password}{account}."
+
+
+def _unreachable_hint(plane: Plane, setting: Setting) -> str:
+    if plane == "cloud":
+        return f"Check {setting('cloud_url')} and the network."
+    return (
+        "get_cluster says whether the cluster runs and answers; a stopped one starts with start_cluster "
+        "(wait=true waits until it answers). After a start or an env var change its API takes a while to answer. "
+        f"Otherwise check {setting('cluster_url')}."
+    )
+
+
+def _not_found_hint(plane: Plane, setting: Setting) -> str:
+    if plane == "cloud":
+        return f"Check team_id and cluster_id (or {setting('team_id')} and {setting('cluster_id')})."
+    return "list_pipelines lists the pipelines, list_runs the runs with their ids."
+
+
 _NOT_FOUND_HINTS_BY_KIND: dict[str, str] = {
     "pipeline": "list_pipelines lists the pipelines by uuid (a rename changes a pipeline's uuid).",
     "block": "get_pipeline lists the pipeline's blocks by uuid.",
@@ -38,15 +57,17 @@ _NOT_FOUND_HINTS_BY_KIND: dict[str, str] = {
 }
 
 
-def describe_upstream(error: MageError, plane: Plane) -> str:
-    """The text of a tool error for a failed call to Mage, with a hint for the next step."""
+def describe_upstream(error: MageError, plane: Plane, setting: Setting) -> str:
+    """The text of a tool error for a failed call to Mage, with a hint for the next step that names
+    the settings of the profile the call used."""
     hint = error.hint
     if isinstance(error, MageConnectionError):
-        hint = _UNREACHABLE_HINTS[plane]
+        hint = _unreachable_hint(plane, setting)
     elif isinstance(error, MageNotFoundError) and hint is None:
-        hint = _NOT_FOUND_HINTS_BY_KIND.get(error.kind or "", _NOT_FOUND_HINTS[plane])
+        hint = _NOT_FOUND_HINTS_BY_KIND.get(error.kind or "") or _not_found_hint(plane, setting)
     elif isinstance(error, MageAuthError):
-        hint = "Set MAGE_EMAIL and MAGE_PASSWORD." if error.type == "login_required" else _AUTH_HINTS[plane]
+        login = f"Set {setting('email')} and {setting('password')}."
+        hint = login if error.type == "login_required" else _auth_hint(plane, setting)
     return str(type(error)(error.message, code=error.code, type=error.type, hint=hint, kind=error.kind))
 
 

@@ -1,4 +1,5 @@
-"""MCP resources: `mage://pipelines/{uuid}` and `mage://runs/{id}`, read through the tools' own code.
+"""MCP resources: `mage://pipelines/{uuid}` and `mage://runs/{id}`, read through the tools' own code,
+and `mage://audit/recent`, the last changes tried.
 
 Each template answers what its tool answers (`get_pipeline`, `get_run`) as JSON, bounded like the
 tool. An unknown or invalid pipeline or run is an MCP error (-32602) that says what to do; any other
@@ -30,6 +31,7 @@ from mage_mcp.clients import MageError, MageNotFoundError
 from mage_mcp.tools.pipelines import PipelineUuid, get_pipeline
 from mage_mcp.tools.runs import RunId, get_run
 
+from .audit import AuditError
 from .errors import describe_invalid_value, describe_upstream
 from .runtime import Runtime
 from .schemas import without_nulls
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 PIPELINE_TEMPLATE = "mage://pipelines/{uuid}"
 RUN_TEMPLATE = "mage://runs/{id}"
+AUDIT_URI = "mage://audit/recent"
+AUDIT_ENTRIES = 50
+AUDIT_BUDGET_BYTES = 90_000
 MAX_PIPELINES_COMPLETED = 100
 RECENT_RUNS_COMPLETED = 20
 
@@ -48,8 +53,19 @@ _PIPELINE_UUID: TypeAdapter[str] = TypeAdapter(PipelineUuid)
 _RUN_ID: TypeAdapter[int] = TypeAdapter(RunId)
 
 
-def add_resources(server: MCPServer[Runtime]) -> None:
-    """Registers both templates on `server`; the SDK lists them in resources/templates/list."""
+def add_resources(server: MCPServer[Runtime], runtime: Runtime) -> None:
+    """Registers both templates and the audit resource on `server`; the SDK lists them."""
+
+    async def read_audit() -> str:
+        return recent_audit(runtime)
+
+    server.resource(
+        AUDIT_URI,
+        name="audit",
+        title="Recent changes (audit log)",
+        description=f"The last {AUDIT_ENTRIES} mutation attempts recorded in the audit log, newest first.",
+        mime_type="application/json",
+    )(read_audit)
     server.resource(
         PIPELINE_TEMPLATE,
         name="pipeline",
@@ -68,12 +84,30 @@ def add_resources(server: MCPServer[Runtime]) -> None:
 
 async def read_pipeline(uuid: str, ctx: Context) -> str:  # the SDK finds only a bare Context
     pipeline_uuid = _valid(_PIPELINE_UUID, uuid, "uuid", f"mage://pipelines/{uuid}")
-    return await _answer(get_pipeline(_tool_context(ctx), pipeline_uuid), f"mage://pipelines/{uuid}")
+    return await _answer(get_pipeline(_tool_context(ctx), pipeline_uuid), f"mage://pipelines/{uuid}", ctx)
 
 
 async def read_run(id: str, ctx: Context) -> str:
     run_id = _valid(_RUN_ID, id, "id", f"mage://runs/{id}")
-    return await _answer(get_run(_tool_context(ctx), run_id), f"mage://runs/{id}")
+    return await _answer(get_run(_tool_context(ctx), run_id), f"mage://runs/{id}", ctx)
+
+
+def recent_audit(runtime: Runtime) -> str:
+    """The newest records first, as many of the last `AUDIT_ENTRIES` as fit in the result budget."""
+    try:
+        records = runtime.audit.recent(AUDIT_ENTRIES)
+    except AuditError as exc:
+        raise ResourceError(str(exc)) from None
+    shown: list[str] = []
+    size = 0
+    for record in records:
+        line = record.model_dump_json()
+        if size + len(line) > AUDIT_BUDGET_BYTES:
+            break
+        shown.append(line)
+        size += len(line) + 1
+    left_out = f',"left_out":{len(records) - len(shown)}' if len(shown) < len(records) else ""
+    return f'{{"path":{json.dumps(str(runtime.audit.path))},"entries":[{",".join(shown)}]{left_out}}}'
 
 
 def _tool_context(ctx: Context) -> Context[Runtime, Any]:
@@ -88,13 +122,14 @@ def _valid(adapter: TypeAdapter[Any], value: str, name: str, uri: str) -> Any:
         raise MCPError(INVALID_PARAMS, f"Invalid resource {uri}: {detail}", {"uri": uri}) from None
 
 
-async def _answer(read: Awaitable[BaseModel], uri: str) -> str:
+async def _answer(read: Awaitable[BaseModel], uri: str, ctx: Context) -> str:
+    setting = _tool_context(ctx).request_context.lifespan_context.profile().setting
     try:
         result = await read
     except MageNotFoundError as exc:
-        raise MCPError(INVALID_PARAMS, describe_upstream(exc, "cluster"), {"uri": uri}) from None
+        raise MCPError(INVALID_PARAMS, describe_upstream(exc, "cluster", setting), {"uri": uri}) from None
     except MageError as exc:
-        raise ResourceError(describe_upstream(exc, "cluster")) from None
+        raise ResourceError(describe_upstream(exc, "cluster", setting)) from None
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
     return json.dumps(without_nulls(result.model_dump(mode="json")), separators=(",", ":"), ensure_ascii=False)
@@ -125,10 +160,10 @@ def add_completion(server: MCPServer[Runtime], runtime: Runtime) -> None:
 
 
 async def pipeline_uuids(runtime: Runtime, prefix: str) -> list[str]:
-    page = await runtime.cluster.list_pipelines(search=prefix or None, limit=MAX_PIPELINES_COMPLETED)
+    page = await runtime.target().cluster.list_pipelines(search=prefix or None, limit=MAX_PIPELINES_COMPLETED)
     return [p.uuid for p in page.items if p.uuid.startswith(prefix)][:MAX_PIPELINES_COMPLETED]
 
 
 async def run_ids(runtime: Runtime, prefix: str) -> list[str]:
-    page = await runtime.cluster.list_runs(limit=RECENT_RUNS_COMPLETED)
+    page = await runtime.target().cluster.list_runs(limit=RECENT_RUNS_COMPLETED)
     return [str(r.id) for r in page.items if str(r.id).startswith(prefix)]

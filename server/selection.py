@@ -2,7 +2,8 @@
 
 The listed tools are (toolsets ∩ tools, less the excluded), then, in read-only mode, only those whose
 `readOnlyHint` is true. Every other tool of ours is hidden: not listed, and a call to it by name
-gets an error result that says why and how to enable it, with nothing sent to Mage.
+gets an error result that says why and how to enable it, with nothing sent to Mage. A tool about
+the server itself (`list_profiles`) is in no toolset and always listed.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def check_toolsets(tools: Sequence[ToolSpec]) -> None:
     """Every tool is in exactly one known toolset (its module's `TOOLSET`), and every name is unique."""
     seen: set[str] = set()
     for spec in tools:
-        if spec.toolset not in TOOLSETS:
+        if spec.about_server:
+            if spec.toolset is not None:
+                raise SelectionError(f"tool {spec.name!r} is about the server and must be in no toolset")
+        elif spec.toolset not in TOOLSETS:
             raise SelectionError(
                 f"tool {spec.name!r} belongs to no toolset; set TOOLSET in its module to one of: {', '.join(TOOLSETS)}"
             )
@@ -52,6 +56,8 @@ def select(tools: Sequence[ToolSpec], settings: Settings) -> Selection:
     excluded = _known(settings.mage_mcp_exclude_tools, names, "tool", EXCLUDE_OPTION) or ()
     hidden: dict[str, str] = {}
     for spec in tools:
+        if spec.about_server:
+            continue  # always listed: how an assistant learns what this server acts on
         reasons = []
         if toolsets is not None and spec.toolset not in toolsets:
             reasons.append(
@@ -66,7 +72,7 @@ def select(tools: Sequence[ToolSpec], settings: Settings) -> Selection:
         if reasons:
             hidden[spec.name] = f"Tool {spec.name!r} is not enabled on this server: {'; '.join(reasons)}."
     listed = tuple(spec for spec in tools if spec.name not in hidden)
-    if not listed:
+    if all(spec.about_server for spec in listed):
         raise SelectionError(f"the selection leaves no tool to serve ({_described(settings)}); widen it")
     return Selection(listed, hidden)
 

@@ -14,6 +14,7 @@ from . import (
     outputs,
     pipeline_deletion,
     pipelines,
+    profiles,
     run_starts,
     runs,
     secrets,
@@ -24,6 +25,7 @@ from . import (
 from .base import TOOLSETS, Plane, Toolset, ToolSpec
 
 MODULES: tuple[ModuleType, ...] = (
+    profiles,
     clusters,
     env_vars,
     cluster_config,

@@ -16,7 +16,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 
 from mage_mcp.server.confirmation import Plan, confirmed
-from mage_mcp.server.runtime import Runtime
+from mage_mcp.server.runtime import Runtime, Target
 
 Plane = Literal["cloud", "cluster"]
 """Which Mage API a tool talks to; it decides the hints an upstream error gets."""
@@ -36,6 +36,8 @@ class ToolSpec:
     """The plan function of a changing tool; None for a read-only one."""
     toolset: Toolset | None = None
     """Set from the module's `TOOLSET` by `tools/__init__.py`; the server refuses a tool without one."""
+    about_server: bool = False
+    """A tool about this server itself (`list_profiles`): in no toolset, always listed, no `profile` argument."""
 
     @property
     def name(self) -> str:
@@ -45,13 +47,18 @@ class ToolSpec:
     def mutating(self) -> bool:
         return self.plan is not None
 
-    def in_toolset(self, toolset: Toolset) -> ToolSpec:
+    def in_toolset(self, toolset: Toolset | None) -> ToolSpec:
         return replace(self, toolset=toolset)
 
 
 def reads(fn: Callable[..., Awaitable[Any]], title: str, plane: Plane) -> ToolSpec:
     """A read-only tool: it never changes Mage, so nobody is asked."""
     return ToolSpec(fn, title, ToolAnnotations(read_only_hint=True), plane)
+
+
+def about_server(fn: Callable[..., Awaitable[Any]], title: str) -> ToolSpec:
+    """A read-only tool about this server (not about Mage): listed whatever toolsets are chosen."""
+    return ToolSpec(fn, title, ToolAnnotations(read_only_hint=True), "cluster", about_server=True)
 
 
 def changes(
@@ -68,5 +75,6 @@ def changes(
     return ToolSpec(confirmed(apply, plan), title, hints, plane, plan)
 
 
-def runtime(ctx: Context[Runtime, Any]) -> Runtime:
-    return ctx.request_context.lifespan_context
+def runtime(ctx: Context[Runtime, Any]) -> Target:
+    """The Mage of the call's profile: its clients, its Cloud target and its idempotency keys."""
+    return ctx.request_context.lifespan_context.target()

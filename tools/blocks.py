@@ -18,7 +18,7 @@ from pydantic import Field
 
 from mage_mcp.clients import Block, Pipeline
 from mage_mcp.server.confirmation import MutationOutcome, Plan
-from mage_mcp.server.runtime import Runtime
+from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view
@@ -234,7 +234,7 @@ async def update_block(
     )
 
 
-async def _renamed(rt: Runtime, pipeline: Pipeline, block: Block, name: str) -> Block:
+async def _renamed(rt: Target, pipeline: Pipeline, block: Block, name: str) -> Block:
     """The block as a rename makes it, once Mage could do it without harm; else a ToolError saying why."""
     new = Block(uuid=uuid_from_name(name), type=block.type, language=block.language)
     if new.uuid == block.uuid:
@@ -252,7 +252,7 @@ async def _renamed(rt: Runtime, pipeline: Pipeline, block: Block, name: str) -> 
     return new
 
 
-async def _code_change(rt: Runtime, pipeline_uuid: str, block: Block, path: str, code: str) -> str:
+async def _code_change(rt: Target, pipeline_uuid: str, block: Block, path: str, code: str) -> str:
     sharing = [uuid for uuid in await rt.cluster.pipelines_using_file(block.file_path) if uuid != pipeline_uuid]
     shared = f" The file is shared: the code of pipelines {_names(sharing)} changes too." if sharing else ""
     diff = await anyio.to_thread.run_sync(code_diff, block.content or "", code, path)
@@ -340,7 +340,7 @@ async def delete_block(
     )
 
 
-async def _relinking(rt: Runtime, pipeline_uuid: str, block_uuid: str) -> tuple[Block, dict[str, list[str]]]:
+async def _relinking(rt: Target, pipeline_uuid: str, block_uuid: str) -> tuple[Block, dict[str, list[str]]]:
     """The block, and the upstream each block that depends on it gets once it is gone."""
     block = await rt.cluster.get_block(pipeline_uuid, block_uuid)
     pipeline = await rt.cluster.get_pipeline(pipeline_uuid)

@@ -7,7 +7,6 @@ are refused, and values under keys that name a credential are never shown.
 """
 
 import json
-import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from pydantic import Field
 
 from mage_mcp.clients import Cluster, ClusterUpdate
 from mage_mcp.server.confirmation import Plan
+from mage_mcp.server.redaction import CREDENTIAL, redacted
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes
@@ -27,7 +27,6 @@ OWN_TOOLS = {
     "extraEnvs": "set_env_vars / unset_env_vars",
     "replicaCount": "start_cluster / stop_cluster",
 }
-_CREDENTIAL = re.compile(r"password|secret|token|key|credential", re.IGNORECASE)
 _SHOWN_CHARS = 80
 
 
@@ -66,24 +65,10 @@ def changed_paths(before: Any, after: Any, path: str = "") -> list[tuple[str, An
 def _shown(path: str, value: Any) -> str:
     if value is ...:
         return "(absent)"
-    if any(_CREDENTIAL.search(part) for part in path.split(".")):
+    if any(CREDENTIAL.search(part) for part in path.split(".")):
         return "***"
-    text = json.dumps(_redacted(value), sort_keys=True, default=str)
+    text = json.dumps(redacted(value), sort_keys=True, default=str)
     return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}…"
-
-
-def _redacted(value: Any) -> Any:
-    """A list or object as the plan may show it: values under credential-like keys, and the value of
-    every `{"name", "value"}` entry (the shape of an environment variable), become `***`."""
-    if isinstance(value, list):
-        return [_redacted(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    env_var = "name" in value and "value" in value
-    return {
-        key: "***" if _CREDENTIAL.search(str(key)) or (env_var and key == "value") else _redacted(item)
-        for key, item in value.items()
-    }
 
 
 def _patched(config: dict[str, Any]) -> Callable[[Cluster], ClusterUpdate | None]:

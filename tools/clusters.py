@@ -14,7 +14,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from mage_mcp.clients import Cluster, ClusterUpdate, MageError
 from mage_mcp.server.confirmation import MutationOutcome, Plan
-from mage_mcp.server.runtime import ClusterTarget, Runtime
+from mage_mcp.server.runtime import ClusterTarget, Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .waiting import Observation, wait_for
@@ -163,7 +163,7 @@ def _is_running(cluster: Cluster) -> bool:
     return power_update(0, STOPPED)(cluster) is not None
 
 
-async def _running_runs(rt: Runtime, target: ClusterTarget) -> tuple[str, list[int]]:
+async def _running_runs(rt: Target, target: ClusterTarget) -> tuple[str, list[int]]:
     """The runs a stop would interrupt, when the cluster API answers: a sentence and their ids."""
     api = rt.cluster_api_of(target)
     if api is None or not await api.is_answering(timeout_s=STATUS_TIMEOUT_S):

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from mage_mcp.clients import Cluster, ClusterUpdate
 from mage_mcp.server.confirmation import Plan
+from mage_mcp.server.redaction import SensitiveValues
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes
@@ -31,7 +32,7 @@ from .clusters import (
     write_cluster,
 )
 
-EnvVars = dict[str, str]
+EnvVars = Annotated[dict[str, str], SensitiveValues()]
 Names = Annotated[list[str], Field(min_length=1, description="Variable names")]
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESTARTS = " The running cluster restarts to apply it."

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from mage_mcp.clients import MageError, MageNotFoundError, Page, Pipeline, PipelineRun, Trigger, every_item
 from mage_mcp.server.confirmation import MutationOutcome, Plan
-from mage_mcp.server.runtime import Runtime
+from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, runtime
 from .paging import cut
@@ -80,7 +80,7 @@ async def plan_delete(ctx: Context[Runtime, Any], pipeline_uuid: PipelineUuid, d
     )
 
 
-async def _refuse_unfinished_runs(rt: Runtime, pipeline_uuid: str) -> None:
+async def _refuse_unfinished_runs(rt: Target, pipeline_uuid: str) -> None:
     """A run still initial or running would stay so forever once its pipeline is gone."""
     for status in UNFINISHED:
         page = await rt.cluster.list_runs(pipeline_uuid=pipeline_uuid, status=status, limit=SHOWN)
@@ -169,7 +169,7 @@ Kind = Literal["triggers", "runs"]
 class _Deletion:
     """The steps of one delete, remembering what is already gone for an error half-way."""
 
-    def __init__(self, rt: Runtime, pipeline_uuid: str) -> None:
+    def __init__(self, rt: Target, pipeline_uuid: str) -> None:
         self.cluster = rt.cluster
         self.pipeline_uuid = pipeline_uuid
         self.deleted: dict[Kind, list[int]] = {"runs": [], "triggers": []}

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from mage_mcp.clients import Block, Pipeline
 from mage_mcp.server.confirmation import MutationOutcome, Plan
-from mage_mcp.server.runtime import Runtime
+from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view, execution_order
@@ -291,7 +291,7 @@ async def plan_update(
     )
 
 
-async def _rename_target(rt: Runtime, pipeline: Pipeline, name: str) -> str:
+async def _rename_target(rt: Target, pipeline: Pipeline, name: str) -> str:
     """The uuid the rename gives, refused before asking when Mage would refuse it."""
     new_uuid = _uuid_for(name)
     if not pipeline.name:
@@ -309,7 +309,7 @@ async def _rename_target(rt: Runtime, pipeline: Pipeline, name: str) -> str:
     return new_uuid
 
 
-async def _rename_said(rt: Runtime, pipeline: Pipeline, name: str, new_uuid: str) -> str:
+async def _rename_said(rt: Target, pipeline: Pipeline, name: str, new_uuid: str) -> str:
     triggers = (await rt.cluster.list_triggers(pipeline_uuid=pipeline.uuid, limit=1)).total or 0
     runs = (await rt.cluster.list_runs(pipeline_uuid=pipeline.uuid, limit=1)).total or 0
     return (

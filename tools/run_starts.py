@@ -10,7 +10,7 @@ from pydantic import Field
 
 from mage_mcp.clients import Trigger
 from mage_mcp.server.confirmation import MutationOutcome, Plan
-from mage_mcp.server.runtime import Runtime
+from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, runtime
 
@@ -82,7 +82,7 @@ _REMEMBERED = {"status", "run_id", "pipeline_uuid", "trigger_id"}
 
 
 async def _start_run(
-    rt: Runtime, pipeline_uuid: str, variables: dict[str, Any] | None, trigger_id: int | None
+    rt: Target, pipeline_uuid: str, variables: dict[str, Any] | None, trigger_id: int | None
 ) -> RunStarted:
     if trigger_id is None:
         trigger = await rt.cluster.ensure_api_trigger(pipeline_uuid, OWNED_TRIGGER_NAME)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from mage_mcp.clients import HIDDEN_RUN, MageNotFoundError, PipelineRun
 from mage_mcp.server.confirmation import MutationOutcome, Plan
-from mage_mcp.server.runtime import Runtime
+from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .paging import next_cursor, offset_from
@@ -242,7 +242,7 @@ async def plan_retry(ctx: Context[Runtime, Any], run_id: RunId, from_block_uuid:
     )
 
 
-async def _block_and_downstream(rt: Runtime, run: PipelineRun, block_uuid: str) -> list[str]:
+async def _block_and_downstream(rt: Target, run: PipelineRun, block_uuid: str) -> list[str]:
     in_run = [b.block_uuid for b in run.block_runs]
     if block_uuid not in in_run:
         raise ToolError(f"Block {block_uuid!r} is not in run {run.id}; its blocks are {', '.join(in_run) or 'none'}.")

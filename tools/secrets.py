@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from mage_mcp.clients import MageApiError, MageNotFoundError
 from mage_mcp.server.confirmation import MutationOutcome, Plan
+from mage_mcp.server.redaction import Sensitive
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
@@ -33,7 +34,9 @@ def _not_reserved(name: str) -> str:
 
 
 SecretName = Annotated[PlainName, AfterValidator(_not_reserved), Field(description="Blocks read it by this name")]
-SecretValue = Annotated[str, Field(min_length=1, max_length=32_768, description="Sent to Mage only, never shown")]
+SecretValue = Annotated[
+    str, Field(min_length=1, max_length=32_768, description="Sent to Mage only, never shown"), Sensitive()
+]
 ExistingName = Annotated[str, Field(min_length=1, max_length=255)]
 
 

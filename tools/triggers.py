@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from mage_mcp.clients import Trigger
 from mage_mcp.server.confirmation import MutationOutcome, Plan
-from mage_mcp.server.runtime import Runtime
+from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import Identifier
@@ -164,7 +164,7 @@ def _refuse_time_fields(trigger: Trigger, schedule: str | None, start_time: str 
         )
 
 
-async def _refuse_taken_name(rt: Runtime, pipeline_uuid: str, name: str) -> None:
+async def _refuse_taken_name(rt: Target, pipeline_uuid: str, name: str) -> None:
     if (same := await rt.cluster.find_trigger(pipeline_uuid, name, None)) is not None:
         raise ToolError(
             f"Pipeline {pipeline_uuid!r} already has a trigger named {name!r} (id {same.id}): "

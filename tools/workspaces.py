@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mage_mcp.clients.models import Workspace
 from mage_mcp.server.confirmation import MutationOutcome, Plan
+from mage_mcp.server.redaction import Sensitive
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
@@ -28,7 +29,9 @@ WorkspaceName = Annotated[PlainName, Field(description="The workspace's name (li
 ClusterType = Literal["k8s", "ecs", "cloud_run"]
 Action = Annotated[Literal["stop", "resume", "patch"], Field(description="Patch fields apply first")]
 ContainerConfig = Annotated[
-    str | None, Field(max_length=20_000, description="YAML, e.g. 'image_tag: 2026.06.16' and env entries")
+    str | None,
+    Field(max_length=20_000, description="YAML, e.g. 'image_tag: 2026.06.16' and env entries"),
+    Sensitive(),  # its env entries may hold credentials
 ]
 CONFIG_CHARS = 4_000
 _STOPPED, _RUNNING = "STOPPED", "RUNNING"

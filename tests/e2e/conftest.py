@@ -8,7 +8,6 @@ every process's stderr is checked for leaked secrets when it is stopped.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
 from mage_mcp.tools import TOOLS
 from tests.fakes import FakeCloud, FakeMage, RecordedRequest, serve_in_thread
+from tests.support.environment import server_env
 from tests.support.ports import free_port, port_open
 from tests.support.processes import assert_no_secrets, mage_mcp_command, read_text, stderr_file, stop
 
@@ -49,7 +49,7 @@ class Fakes:
 
     def env(self, **extra: str) -> dict[str, str]:
         """A server environment: PATH, HOME and the MAGE_* variables, plus `extra`."""
-        env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+        env = server_env()
         env.update(
             MAGE_CLUSTER_URL=self.mage_url,
             MAGE_EMAIL=self.mage.email,

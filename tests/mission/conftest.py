@@ -15,7 +15,6 @@ API); they never go through the code under test. Nothing here matches Mage's err
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from mcp.client.stdio import stdio_client
 from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.support.cloud_api import CLOUD_ENV_NAMES, CloudApi, read_env_file, secrets_of
+from tests.support.environment import server_env
 from tests.support.mage_api import MageApi
 from tests.support.ports import free_port
 from tests.support.processes import (
@@ -180,7 +180,7 @@ async def mcp(
     local_cloud: LocalCloud, answers: Answers, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
 ) -> AsyncIterator[McpServer]:
     """A real `mage-mcp` over stdio for the whole module, configured only by cloud.env."""
-    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    env = server_env()
     env.update(local_cloud.env)
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "mage_mcp"], env=env, cwd=tmp_path_factory.mktemp("mission-cwd")

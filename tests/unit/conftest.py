@@ -26,9 +26,11 @@ Elicitation = Callable[[ClientRequestContext, ElicitRequestParams], Any]
 
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """Settings come only from what a test passes: no MAGE_* variable or .env file leaks in."""
+    """Settings come only from what a test passes: no MAGE_* variable or .env file leaks in; the audit
+    log is the test's own."""
     for name in [n for n in os.environ if n.startswith("MAGE_")]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("MAGE_MCP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.chdir(tmp_path)
 
 

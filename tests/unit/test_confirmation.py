@@ -8,6 +8,9 @@ the fakes' request recorders, never from the tool's answer.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +55,16 @@ async def token_for(client: Client, tool: str) -> str:
     return str(first.structured_content["confirmation_token"])
 
 
+def audited() -> list[dict[str, Any]]:
+    """The audit log's records (the unit tests' log is the test's own, see conftest)."""
+    path = Path(os.environ["MAGE_MCP_AUDIT_LOG"])
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def outcomes(tool: str) -> list[tuple[str, str]]:
+    return [(r["outcome"], r["confirmation"]) for r in audited() if r["tool"] == tool]
+
+
 def test_every_mutating_tool_has_a_case() -> None:
     assert sorted(CASES) == MUTATING
 
@@ -73,6 +86,10 @@ async def test_accepted_elicitation_applies_the_change(
     assert not result.is_error, result.content
     assert len(prompts) == 1
     assert CASES[tool].applied(tool, mage, cloud)
+    pending, applied = audited()
+    assert (pending["outcome"], applied["outcome"]) == ("pending", "applied")
+    assert pending["attempt"] == applied["attempt"] and pending["tool"] == tool and pending["profile"] == "default"
+    assert pending["confirmation"] == applied["confirmation"] == "elicitation"
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -98,6 +115,7 @@ async def test_refused_elicitation_sends_nothing(
     assert result.structured_content["status"] == status
     assert "Nothing changed" in result.structured_content["message"]
     assert mutations(tool, mage, cloud) == []
+    assert outcomes(tool) == [(status, "none")]
 
 
 async def test_without_elicitation_a_token_is_needed_then_applies_once(
@@ -113,6 +131,7 @@ async def test_without_elicitation_a_token_is_needed_then_applies_once(
     second = await client.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": body["confirmation_token"]})
     assert not second.is_error, second.content
     assert CASES[tool].applied(tool, mage, cloud)
+    assert outcomes(tool) == [("confirmation_required", "none"), ("pending", "token"), ("applied", "token")]
 
 
 async def test_a_replayed_token_is_refused(tool: str, client: Client, mage: FakeMage, cloud: FakeCloud) -> None:
@@ -124,6 +143,7 @@ async def test_a_replayed_token_is_refused(tool: str, client: Client, mage: Fake
     replay = await client.call_tool(tool, {**CASES[tool].arguments, "confirmation_token": token})
     assert replay.is_error and "already used" in text(replay)
     assert mutations(tool, mage, cloud) == applied
+    assert outcomes(tool)[-1] == ("refused", "none")
 
 
 async def test_a_token_of_another_tool_is_refused(tool: str, client: Client, mage: FakeMage, cloud: FakeCloud) -> None:
@@ -208,6 +228,7 @@ async def test_deny_fallback_refuses_and_says_how_to_enable(
     assert result.is_error
     assert "MAGE_MCP_CONFIRM_FALLBACK" in text(result) and "elicitation" in text(result)
     assert mutations(tool, mage, cloud) == []
+    assert outcomes(tool) == [("denied", "none")]
 
 
 async def test_allow_fallback_applies_without_asking(
@@ -217,6 +238,7 @@ async def test_allow_fallback_applies_without_asking(
         result = await c.call_tool(tool, CASES[tool].arguments)
     assert not result.is_error, result.content
     assert CASES[tool].applied(tool, mage, cloud)
+    assert outcomes(tool) == [("pending", "allow"), ("applied", "allow")]
 
 
 async def test_elicitation_is_used_even_when_the_fallback_is_allow(
@@ -239,6 +261,7 @@ async def test_a_no_op_answers_without_asking_or_sending(
         result.structured_content["status"] == "Stopped" and "No request sent" in result.structured_content["message"]
     )
     assert prompts == [] and mutations("stop_cluster", mage, cloud) == []
+    assert audited() == []  # nothing was attempted
 
 
 async def test_prompts_say_what_changes_and_never_a_value(make_server: ServerFactory, cloud: FakeCloud) -> None:

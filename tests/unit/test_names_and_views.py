@@ -76,7 +76,7 @@ def test_code_is_shown_only_when_asked_and_cut_with_its_full_length() -> None:
 )
 def test_a_not_found_hint_names_the_list_tool_of_its_kind(kind: str, tool: str) -> None:
     error = MageNotFoundError(f"{Subject(kind, 'x')} was not found.", code=404, kind=kind)
-    assert f"Hint: {tool}" in describe_upstream(error, "cluster")
+    assert f"Hint: {tool}" in describe_upstream(error, "cluster", str.upper)
 
 
 async def test_an_unknown_trigger_points_to_list_triggers(client: Client, mage: FakeMage) -> None:

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import INVALID_PARAMS, PromptReference, ResourceTemplateReference, TextContent, TextResourceContents
 
-from mage_mcp.server.resources import PIPELINE_TEMPLATE, RUN_TEMPLATE
+from mage_mcp.server.resources import AUDIT_URI, PIPELINE_TEMPLATE, RUN_TEMPLATE
 from mage_mcp.server.selection import READ_ONLY_REASON
 from tests.fakes import FakeMage
 from tests.unit.conftest import ServerFactory
@@ -43,7 +43,7 @@ async def test_templates_are_listed(client: Client) -> None:
     templates = {t.uri_template: t for t in (await client.list_resource_templates()).resource_templates}
     assert set(templates) == {PIPELINE_TEMPLATE, RUN_TEMPLATE}
     assert all(t.mime_type == "application/json" and t.description for t in templates.values())
-    assert (await client.list_resources()).resources == []
+    assert [str(r.uri) for r in (await client.list_resources()).resources] == [AUDIT_URI]
 
 
 async def test_a_pipeline_reads_as_get_pipeline_answers(client: Client) -> None:

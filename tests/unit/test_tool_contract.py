@@ -28,6 +28,7 @@ SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "tools_list.json"
 MUTATING = {spec.name for spec in TOOLS if spec.mutating}
 READ_ONLY = {spec.name for spec in TOOLS if not spec.mutating}
 REQUIRED = {
+    "list_profiles": [],
     "get_cluster": [],
     "start_cluster": [],
     "stop_cluster": [],

@@ -44,7 +44,7 @@ def test_names_come_comma_separated_from_the_environment(monkeypatch: pytest.Mon
 def test_no_option_means_every_tool_and_writes_enabled() -> None:
     settings = Settings()
     assert (settings.mage_mcp_read_only, settings.mage_mcp_toolsets, settings.mage_mcp_tools) == (False, None, None)
-    assert listed() == ALL and len(ALL) == 45
+    assert listed() == ALL and len(ALL) == 46
 
 
 def test_command_line_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,7 +62,8 @@ def test_command_line_flags_override_the_environment(monkeypatch: pytest.MonkeyP
 
 # ----------------------------------------------------------------------------- selection
 def test_every_tool_is_in_one_toolset_declared_by_its_module() -> None:
-    assert set(TOOLSET_OF.values()) == set(TOOLSETS)
+    assert set(TOOLSET_OF.values()) == {*TOOLSETS, None}
+    assert [name for name, toolset in TOOLSET_OF.items() if toolset is None] == ["list_profiles"]
     assert TOOLSET_OF["trigger_pipeline"] == "runs" and TOOLSET_OF["get_run_logs"] == "runs"
     assert TOOLSET_OF["set_env_vars"] == "clusters" and TOOLSET_OF["update_cluster_config"] == "clusters"
     assert TOOLSET_OF["delete_pipeline"] == "pipelines" and TOOLSET_OF["deploy_git_commit"] == "git"
@@ -70,15 +71,22 @@ def test_every_tool_is_in_one_toolset_declared_by_its_module() -> None:
 
 def test_toolsets_tools_and_exclusions_narrow_the_list() -> None:
     in_runs = {name for name, toolset in TOOLSET_OF.items() if toolset in ("clusters", "runs")}
-    assert listed(mage_mcp_toolsets=("clusters", "runs")) == in_runs
+    assert listed(mage_mcp_toolsets=("clusters", "runs")) == in_runs | {"list_profiles"}
     assert listed(mage_mcp_toolsets=("runs",), mage_mcp_tools=("get_run", "get_cluster", "cancel_run")) == {
         "get_run",
         "cancel_run",
+        "list_profiles",
     }
     assert listed(mage_mcp_toolsets=("runs",), mage_mcp_exclude_tools=("delete_run",)) == (
-        {name for name, toolset in TOOLSET_OF.items() if toolset == "runs"} - {"delete_run"}
+        {name for name, toolset in TOOLSET_OF.items() if toolset == "runs"} - {"delete_run"} | {"list_profiles"}
     )
-    assert listed(mage_mcp_tools=("get_run", "cancel_run"), mage_mcp_read_only=True) == {"get_run"}
+    assert listed(mage_mcp_tools=("get_run", "cancel_run"), mage_mcp_read_only=True) == {"get_run", "list_profiles"}
+
+
+def test_list_profiles_is_in_no_toolset_and_always_listed_but_never_alone() -> None:
+    assert "list_profiles" in listed(mage_mcp_tools=("get_run",), mage_mcp_exclude_tools=("list_profiles",))
+    with pytest.raises(SelectionError, match="leaves no tool"):
+        select(TOOLS, Settings(mage_mcp_tools=("get_run",), mage_mcp_exclude_tools=("get_run",)))
 
 
 def test_read_only_keeps_exactly_the_tools_whose_read_only_hint_is_true() -> None:

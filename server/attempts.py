@@ -1,0 +1,130 @@
+"""One mutation attempt as the audit log tells it: a line when it ends without a change, or a
+`pending` line written before anything is sent and an outcome line once Mage has answered.
+
+If the `pending` line cannot be written, the change is refused and nothing is sent. A line after
+that (or for an attempt that changed nothing) that cannot be written is logged to stderr instead:
+the change has happened or never will, and the caller's answer must say so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel
+
+from mage_mcp.clients.errors import MageConnectionError, MageError
+from mage_mcp.clients.exchanges import Exchange, recorded_exchanges
+
+from .audit import AuditError, AuditLog, AuditOutcome, AuditRecord, Confirmation
+
+log = logging.getLogger(__name__)
+
+Result = TypeVar("Result")
+
+_MESSAGE_CHARS = 500
+_ID_FIELDS = ("_id", "_ids", "_uuid", "_uuids")
+_MAX_IDS = 20
+_ARGUMENT_CHARS = 1_000
+
+
+class Attempt:
+    def __init__(self, audit: AuditLog, profile: str, tool: str, arguments: Mapping[str, Any]) -> None:
+        self._audit = audit
+        self._fields = {"profile": profile, "tool": tool, "arguments": _bounded(dict(arguments))}
+        self._id = audit.new_attempt()
+
+    async def ended(
+        self,
+        outcome: AuditOutcome,
+        confirmation: Confirmation = "none",
+        *,
+        upstream: dict[str, Any] | None = None,
+        message: str | None = None,
+    ) -> None:
+        """The attempt's last line; a write failure is logged, never raised."""
+        try:
+            await self._write(outcome, confirmation, upstream, message)
+        except AuditError as exc:
+            log.error("audit: %s (outcome %s of %s not recorded)", exc, outcome, self._fields["tool"])
+
+    async def applying(self, confirmation: Confirmation, change: Callable[[], Awaitable[Result]]) -> Result:
+        """Runs the confirmed `change` between its `pending` line and its outcome line."""
+        try:
+            await self._write("pending", confirmation, None, None)
+        except AuditError as exc:
+            raise ToolError(f"Not applied: the audit log cannot record it ({exc}). Nothing was sent.") from None
+        with recorded_exchanges() as exchanges:
+            try:
+                result = await change()
+            except BaseException as exc:
+                with anyio.CancelScope(shield=True):
+                    await self._failed(confirmation, exc, exchanges)
+                raise
+        await self.ended("applied", confirmation, upstream=_upstream(exchanges, result=result))
+        return result
+
+    async def _failed(self, confirmation: Confirmation, exc: BaseException, exchanges: list[Exchange]) -> None:
+        known = isinstance(exc, MageError | ToolError) and not isinstance(exc, MageConnectionError)
+        await self.ended(
+            "failed" if known else "unknown",
+            confirmation,
+            upstream=_upstream(exchanges, error=exc),
+            message=str(exc)[:_MESSAGE_CHARS] or type(exc).__name__,
+        )
+
+    async def _write(
+        self, outcome: AuditOutcome, confirmation: Confirmation, upstream: dict[str, Any] | None, message: str | None
+    ) -> None:
+        await self._audit.record(
+            AuditRecord(
+                time=datetime.now(UTC),
+                attempt=self._id,
+                confirmation=confirmation,
+                outcome=outcome,
+                upstream=upstream,
+                message=message,
+                **self._fields,
+            )
+        )
+
+
+def _upstream(
+    exchanges: list[Exchange], *, result: object = None, error: BaseException | None = None
+) -> dict[str, Any] | None:
+    """Mage's HTTP status of the last write, its error code, and the ids the result names."""
+    upstream: dict[str, Any] = {}
+    if writes := [exchange for exchange in exchanges if exchange.writes]:
+        upstream["status"] = writes[-1].status
+    if isinstance(error, MageError) and error.code is not None:
+        upstream["code"] = error.code
+    if isinstance(result, BaseModel):
+        upstream |= _ids(result.model_dump(mode="json"))
+    return upstream or None
+
+
+def _ids(fields: dict[str, Any]) -> dict[str, Any]:
+    ids: dict[str, Any] = {}
+    for key, value in fields.items():
+        if not (key.endswith(_ID_FIELDS) or key == "name") or value is None:
+            continue
+        if isinstance(value, str | int):
+            ids[key] = value
+        elif isinstance(value, list) and all(isinstance(item, str | int) for item in value):
+            ids[key] = value[:_MAX_IDS]
+    return ids
+
+
+def _bounded(value: Any) -> Any:
+    """Arguments as the log keeps them: a long text (a block's code) cut, with its length."""
+    if isinstance(value, str) and len(value) > _ARGUMENT_CHARS:
+        return f"{value[:_ARGUMENT_CHARS]}… ({len(value)} chars)"
+    if isinstance(value, dict):
+        return {key: _bounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_bounded(item) for item in value]
+    return value
