@@ -23,7 +23,7 @@ from mage_mcp.tools import TOOLS, ToolSpec
 
 from .config import Settings
 from .errors import describe_invalid_arguments, describe_upstream
-from .profile_calls import on_profile, refuse_on_read_only_profile, with_profile_argument, with_profile_field
+from .profile_calls import on_profile, refuse_on_read_only_profile, with_profile_argument
 from .profiles import Profile, UnknownProfileError
 from .prompts import add_prompts
 from .resources import add_completion, add_resources
@@ -53,6 +53,17 @@ READ_ONLY_INSTRUCTIONS = (
 MAX_RESULT_BYTES = 100_000
 
 
+def instructions(runtime: Runtime) -> str:
+    text = READ_ONLY_INSTRUCTIONS if runtime.settings.mage_mcp_read_only else INSTRUCTIONS
+    if runtime.names_profiles:
+        names = ", ".join(runtime.profiles.by_name)
+        text += (
+            f" Several Mage targets: every tool but list_profiles takes profile ({names}; default "
+            f"{runtime.profiles.default}) and its result names the profile it used; list_profiles describes them."
+        )
+    return text
+
+
 class MageMCPServer(MCPServer[Runtime]):
     """`MCPServer` with this project's tools, resources and prompts, upstream-error hints and compact results.
 
@@ -75,15 +86,16 @@ class MageMCPServer(MCPServer[Runtime]):
 
         super().__init__(
             "mage-mcp",
-            instructions=READ_ONLY_INSTRUCTIONS if runtime.settings.mage_mcp_read_only else INSTRUCTIONS,
+            instructions=instructions(runtime),
             version=__version__,
             lifespan=lifespan,
             log_level="WARNING",
             tools=[Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations) for spec in tools],
         )
-        add_resources(self, runtime)
+        served = [spec.name for spec in tools]
+        add_resources(self, runtime, served)
         add_completion(self, runtime)
-        self._hidden_prompts = add_prompts(self, [spec.name for spec in tools], self._hidden)
+        self._hidden_prompts = add_prompts(self, served, self._hidden)
 
     async def list_tools(self) -> list[MCPTool]:
         if self._listed is None:
@@ -95,7 +107,6 @@ class MageMCPServer(MCPServer[Runtime]):
         output_schema = compact_output_schema(tool.output_schema) if tool.output_schema else None
         if self.runtime.names_profiles and not self._specs[tool.name].about_server:
             input_schema = with_profile_argument(input_schema, self.runtime.profiles)
-            output_schema = with_profile_field(output_schema) if output_schema else None
         return tool.model_copy(update={"input_schema": input_schema, "output_schema": output_schema})
 
     async def get_prompt(

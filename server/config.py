@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     mage_mcp_auth_token: SecretStr | None = None
 
     mage_mcp_config: Path | None = None
-    """The profiles file; unset means `DEFAULT_CONFIG_PATH` when it exists, else one profile from these variables."""
+    """The profiles file; unset means `profiles.default_config_path()` if it exists, else one profile from these."""
     mage_mcp_audit_log: Path = Path("~/.local/state/mage-mcp/audit.jsonl")
 
     mage_mcp_read_only: bool = False

@@ -1,5 +1,5 @@
-"""What a tool call's profile adds around the tools: the `profile` argument and result field in the
-listing, the profile in error messages, and the refusal of changes on a read-only profile.
+"""What a tool call's profile adds around the tools: the `profile` argument in the listing, the profile
+in error messages, and the refusal of changes on a read-only profile.
 
 Only a server with a profiles file names profiles; with one profile from the environment, tools
 are listed and answer exactly as without profiles.
@@ -23,18 +23,11 @@ MAX_ENUMERATED_PROFILES = 20
 
 
 def with_profile_argument(schema: dict[str, Any], profiles: Profiles) -> dict[str, Any]:
-    """A tool's input schema with the optional `profile` argument."""
-    description = f"Mage target (list_profiles); default {profiles.default}"
-    argument: dict[str, Any] = {"type": "string", "description": description}
+    """A tool's input schema with the optional `profile` argument (the instructions explain it once)."""
+    argument: dict[str, Any] = {"type": "string"}
     if len(profiles.by_name) <= MAX_ENUMERATED_PROFILES:
         argument["enum"] = list(profiles.by_name)
     return {**schema, "properties": {**schema.get("properties", {}), "profile": argument}}
-
-
-def with_profile_field(schema: dict[str, Any]) -> dict[str, Any]:
-    """A tool's output schema with the `profile` every result names."""
-    field = {"type": "string", "description": "The profile it acted on"}
-    return {**schema, "properties": {**schema.get("properties", {}), "profile": field}}
 
 
 def on_profile(message: str, tool: str, profile: str) -> str:

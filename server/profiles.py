@@ -76,9 +76,6 @@ def default_config_path(environ: Mapping[str, str] = os.environ) -> Path:
     return (base / "mage-mcp" / "config.toml").expanduser()
 
 
-DEFAULT_CONFIG_PATH = default_config_path
-"""Kept as a function: the default location depends on XDG_CONFIG_HOME at load time."""
-
 
 class Profile(BaseModel):
     """One Mage target: a cluster and/or a Cloud account, and how writes are confirmed on it."""

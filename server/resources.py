@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from mcp import MCPError
@@ -53,8 +53,9 @@ _PIPELINE_UUID: TypeAdapter[str] = TypeAdapter(PipelineUuid)
 _RUN_ID: TypeAdapter[int] = TypeAdapter(RunId)
 
 
-def add_resources(server: MCPServer[Runtime], runtime: Runtime) -> None:
-    """Registers both templates and the audit resource on `server`; the SDK lists them."""
+def add_resources(server: MCPServer[Runtime], runtime: Runtime, served: Collection[str]) -> None:
+    """Registers the audit resource, and each template whose tool `served` includes (a template reads what
+    its tool reads, so toolsets that leave the tool out leave the template out too)."""
 
     async def read_audit() -> str:
         return recent_audit(runtime)
@@ -66,20 +67,22 @@ def add_resources(server: MCPServer[Runtime], runtime: Runtime) -> None:
         description=f"The last {AUDIT_ENTRIES} mutation attempts recorded in the audit log, newest first.",
         mime_type="application/json",
     )(read_audit)
-    server.resource(
-        PIPELINE_TEMPLATE,
-        name="pipeline",
-        title="Mage pipeline",
-        description="A pipeline as get_pipeline shows it: blocks in execution order, variable names, trigger count.",
-        mime_type="application/json",
-    )(read_pipeline)
-    server.resource(
-        RUN_TEMPLATE,
-        name="run",
-        title="Mage pipeline run",
-        description="A pipeline run as get_run shows it: status, times, block statuses.",
-        mime_type="application/json",
-    )(read_run)
+    if "get_pipeline" in served:
+        server.resource(
+            PIPELINE_TEMPLATE,
+            name="pipeline",
+            title="Mage pipeline",
+            description="A pipeline as get_pipeline shows it: blocks in execution order, variables, trigger count.",
+            mime_type="application/json",
+        )(read_pipeline)
+    if "get_run" in served:
+        server.resource(
+            RUN_TEMPLATE,
+            name="run",
+            title="Mage pipeline run",
+            description="A pipeline run as get_run shows it: status, times, block statuses.",
+            mime_type="application/json",
+        )(read_run)
 
 
 async def read_pipeline(uuid: str, ctx: Context) -> str:  # the SDK finds only a bare Context

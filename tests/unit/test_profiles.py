@@ -129,11 +129,11 @@ async def test_the_listing_offers_the_profiles_and_list_profiles_shows_no_creden
 ) -> None:
     server = two_profile_server(config(tmp_path, dev, prod, monkeypatch, read_only=True), dev, prod)
     async with Client(server) as c:
+        instructions = c.instructions
         tools = {tool.name: tool for tool in (await c.list_tools()).tools}
         profiles = structured(await c.call_tool("list_profiles", {}))
-    argument = tools["get_run"].input_schema["properties"]["profile"]
-    assert argument["enum"] == ["dev", "prod"] and "default dev" in argument["description"]
-    assert "profile" in tools["get_run"].output_schema["properties"]  # type: ignore[index]
+    assert tools["get_run"].input_schema["properties"]["profile"] == {"type": "string", "enum": ["dev", "prod"]}
+    assert "takes profile (dev, prod; default dev)" in (instructions or "")
     assert "profile" not in tools["list_profiles"].input_schema.get("properties", {})
     assert [(p["name"], p["default"], p["read_only"]) for p in profiles["profiles"]] == [
         ("dev", True, False),

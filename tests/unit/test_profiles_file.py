@@ -12,7 +12,6 @@ from mage_mcp.clients import DEFAULT_CLOUD_URL, MAGE_PUBLIC_API_KEY
 from mage_mcp.server.config import Settings
 from mage_mcp.server.profiles import (
     CREDENTIAL_FIELDS,
-    DEFAULT_CONFIG_PATH,
     Profile,
     ProfileConfigError,
     Profiles,
@@ -198,7 +197,6 @@ def test_the_xdg_config_file_is_ignored_when_absent(tmp_path: Path) -> None:
 def test_without_xdg_config_home_the_file_is_under_dot_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_config_path({}) == tmp_path / ".config" / "mage-mcp" / "config.toml"
-    assert DEFAULT_CONFIG_PATH({}) == default_config_path({})
 
 
 # ------------------------------------------------------------------------------ credentials

@@ -205,6 +205,15 @@ async def test_read_only_lists_no_prompt_that_leads_to_a_change(make_server: Ser
         assert len((await client.list_resource_templates()).resource_templates) == 2
 
 
+async def test_a_template_whose_tool_is_hidden_is_not_served(make_server: ServerFactory) -> None:
+    async with Client(make_server(mage_mcp_toolsets=("clusters", "runs"))) as client:
+        templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
+        assert templates == [RUN_TEMPLATE]
+        with pytest.raises(MCPError):
+            await client.read_resource(f"mage://pipelines/{PIPELINE}")
+        assert [str(r.uri) for r in (await client.list_resources()).resources] == [AUDIT_URI]
+
+
 async def test_a_prompt_whose_tools_are_hidden_is_not_listed(make_server: ServerFactory) -> None:
     async with Client(make_server(mage_mcp_toolsets=("clusters", "runs"))) as client:
         assert {p.name for p in (await client.list_prompts()).prompts} == {"why_did_it_fail", "cluster_health"}
