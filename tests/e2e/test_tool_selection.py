@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 ALL_TOOLS = {spec.name for spec in TOOLS}
 READ_ONLY_TOOLS = {spec.name for spec in TOOLS if spec.annotations.read_only_hint is True}
-RUNS_TOOLS = {spec.name for spec in TOOLS if spec.toolset == "runs"}
+RUNS_TOOLS = {spec.name for spec in TOOLS if spec.toolset == "runs" or spec.about_server}
 
 
 @asynccontextmanager

@@ -140,7 +140,8 @@ class MageApi:
         deadline = time.monotonic() + timeout_s
         while (run := await self.run(run_id))["status"] not in TERMINAL_RUN_STATUSES:
             if time.monotonic() > deadline:
-                raise ApiFailure(f"run {run_id} still {run['status']} after {timeout_s:g} s")
+                blocks = {uuid: b.get("status") for uuid, b in (await self.block_runs(run_id)).items()}
+                raise ApiFailure(f"run {run_id} still {run['status']} after {timeout_s:g} s; block runs: {blocks}")
             await anyio.sleep(0.25)
         return run
 
