@@ -11,7 +11,7 @@ from typing import Any
 from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, TextContent
 from mcp.types import Tool as MCPTool
@@ -22,7 +22,7 @@ from mage_mcp.clients import MageError
 from mage_mcp.tools import TOOLS, ToolSpec
 
 from .config import Settings
-from .errors import describe_invalid_arguments, describe_upstream
+from .errors import describe_invalid_arguments, describe_unexpected, describe_upstream
 from .profile_calls import on_profile, refuse_on_read_only_profile, with_profile_argument
 from .profiles import Profile, UnknownProfileError
 from .prompts import add_prompts
@@ -51,6 +51,7 @@ READ_ONLY_INSTRUCTIONS = (
 )
 
 MAX_RESULT_BYTES = 100_000
+log = logging.getLogger(__name__)
 
 
 def instructions(runtime: Runtime) -> str:
@@ -126,6 +127,7 @@ class MageMCPServer(MCPServer[Runtime]):
         spec = self._specs.get(name)
         if spec is None or spec.about_server:
             return await self._call(name, arguments, context)
+        await self._refuse_booleans_as_numbers(name, arguments)
         arguments = dict(arguments)
         profile = self._profile_of(arguments.pop("profile", None))
         if spec.mutating and profile.read_only:
@@ -138,6 +140,19 @@ class MageMCPServer(MCPServer[Runtime]):
                 if named is None:
                     raise
                 raise ToolError(on_profile(str(exc), name, named)) from None
+
+    async def _refuse_booleans_as_numbers(self, name: str, arguments: dict[str, Any]) -> None:
+        """pydantic takes `true` for the integer 1; an id or a count given as a boolean is a mistake to refuse."""
+        listed = next(tool for tool in await self.list_tools() if tool.name == name)
+        properties = listed.input_schema.get("properties", {})
+        wrong = [
+            argument
+            for argument, value in arguments.items()
+            if isinstance(value, bool) and properties.get(argument, {}).get("type") in ("integer", "number")
+        ]
+        if wrong:
+            detail = "; ".join(f"{argument}: must be a number, not true or false" for argument in wrong)
+            raise ToolError(f"Error executing tool {name}: Invalid arguments: {detail}")
 
     def _profile_of(self, requested: object) -> Profile:
         if requested is not None and not isinstance(requested, str):
@@ -158,6 +173,9 @@ class MageMCPServer(MCPServer[Runtime]):
                 detail = describe_upstream(cause, self._specs[name].plane, self.runtime.profile().setting)
             elif isinstance(cause, ValidationError):
                 detail = describe_invalid_arguments(cause)
+            elif isinstance(exc, UnexpectedToolError):
+                log.error("tool %s failed", name, exc_info=cause)
+                detail = describe_unexpected(cause, self._specs[name].mutating)
             else:
                 raise
             raise ToolError(f"Error executing tool {name}: {detail}") from None

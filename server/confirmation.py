@@ -280,7 +280,9 @@ def _b64(data: bytes) -> str:
 
 # -- a mutating tool as one declaration ------------------------------------------------------
 
-ConfirmationToken = str | None
+TOKEN_CHARS = 1_000
+"""An issued token has about 150 characters."""
+ConfirmationToken = Annotated[str | None, Field(max_length=TOKEN_CHARS)]
 """Explained once, in the server instructions, instead of in every mutating tool's schema."""
 
 _OWN_PARAMETERS = ("plan", "consent", "confirmation_token")

@@ -84,3 +84,14 @@ def describe_invalid_value(error: ValidationError, name: str) -> str:
     """`name: rule`, for one value checked on its own (a resource's or prompt's argument); never the value."""
     problems = [issue["msg"] for issue in error.errors(include_input=False, include_url=False)]
     return f"{name}: {'; '.join(problems)}"
+
+
+def describe_unexpected(error: BaseException | None, mutating: bool) -> str:
+    """A failure inside mage-mcp itself: its kind only (its text may quote an argument), and what to do."""
+    kind = type(error).__name__ if error is not None else "unknown"
+    after = (
+        " It may have stopped after sending a change: read the object back before repeating the call."
+        if mutating
+        else " Nothing was changed; a retry with other arguments may work."
+    )
+    return f"mage-mcp failed unexpectedly ({kind}); the server's log has the details.{after}"

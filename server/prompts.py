@@ -17,7 +17,7 @@ from mcp.types import INVALID_PARAMS
 from pydantic import Field, TypeAdapter, ValidationError
 
 from mage_mcp.tools.git import BranchName, CommitSha
-from mage_mcp.tools.pipelines import PipelineUuid
+from mage_mcp.tools.names import PipelineUuid
 
 from .errors import describe_invalid_value
 from .runtime import Runtime

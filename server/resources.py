@@ -28,7 +28,8 @@ from mcp.types import (
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mage_mcp.clients import MageError, MageNotFoundError
-from mage_mcp.tools.pipelines import PipelineUuid, get_pipeline
+from mage_mcp.tools.names import PipelineUuid
+from mage_mcp.tools.pipelines import get_pipeline
 from mage_mcp.tools.runs import RunId, get_run
 
 from .audit import AuditError

@@ -22,7 +22,7 @@ from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view
-from .names import PlainName, uuid_from_name
+from .names import BlockUuid, PipelineUuid, PlainName, uuid_from_name
 from .paging import RESULT_BUDGET_BYTES, cut
 
 CODE_LIMIT = 60_000
@@ -30,8 +30,6 @@ CODE_LIMIT = 60_000
 DIFF_LINES, DIFF_LINE_CHARS, DIFF_BYTES = 200, 500, 40_000
 NAMES_SHOWN = 30
 
-PipelineUuid = Annotated[PlainName, Field(description="As list_pipelines shows it")]
-BlockUuid = Annotated[PlainName, Field(description="As get_pipeline shows it")]
 BlockName = Annotated[PlainName, Field(description="Mage derives the block_uuid from it")]
 BlockType = Literal["data_loader", "transformer", "data_exporter", "custom", "sensor", "scratchpad", "markdown"]
 Language = Annotated[Literal["python", "sql", "r", "yaml"], Field(description="Ignored for markdown blocks")]

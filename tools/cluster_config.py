@@ -21,8 +21,11 @@ from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes
 from .clusters import ACTIVE, ClusterChange, ClusterId, TeamId, read_cluster, where, write_cluster
+from .names import json_up_to
 
-ConfigPatch = Annotated[dict[str, Any], Field(description="Partial config, merged in; null removes a key")]
+ConfigPatch = Annotated[
+    dict[str, Any], json_up_to(), Field(description="Partial config, merged in; null removes a key")
+]
 OWN_TOOLS = {
     "extraEnvs": "set_env_vars / unset_env_vars",
     "replicaCount": "start_cluster / stop_cluster",

@@ -17,13 +17,14 @@ from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import ClusterTarget, Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
+from .names import PlainName
 from .waiting import Observation, wait_for
 
 if TYPE_CHECKING:
     from mage_mcp.clients import ClusterClient  # loads httpx: at run time only once a tool uses a client
 
-TeamId = str | None  # defaults to MAGE_TEAM_ID (said once, in the server instructions)
-ClusterId = str | None  # defaults to MAGE_CLUSTER_ID
+TeamId = PlainName | None  # defaults to MAGE_TEAM_ID (said once, in the server instructions)
+ClusterId = PlainName | None  # defaults to MAGE_CLUSTER_ID
 Wait = Annotated[bool, Field(description="Return once the cluster API answers")]
 TimeoutS = Annotated[int, Field(ge=1, le=900, description="Longest wait, seconds")]
 ApiState = Literal["ready", "not_answering", "unknown"]

@@ -17,6 +17,7 @@ from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, reads, runtime
 from .logs import run_log_lines, select
+from .names import ObjectId, PipelineUuid
 from .paging import cut
 from .runs import duration_s
 
@@ -61,8 +62,8 @@ class Diagnosis(BaseModel):
 
 async def diagnose_run(
     ctx: Context[Runtime, Any],
-    run_id: Annotated[int | None, Field(ge=1)] = None,
-    pipeline_uuid: Annotated[str | None, Field(description="Its latest failed run, when no run_id")] = None,
+    run_id: ObjectId | None = None,
+    pipeline_uuid: Annotated[PipelineUuid | None, Field(description="Its latest failed run, when no run_id")] = None,
 ) -> Diagnosis:
     """Why a run (or a pipeline's latest failed run) failed: block errors, skipped blocks, last success, next calls."""
     cluster = runtime(ctx).cluster

@@ -31,9 +31,14 @@ from .clusters import (
     where,
     write_cluster,
 )
+from .names import NAME_CHARS
 
-EnvVars = Annotated[dict[str, str], SensitiveValues()]
-Names = Annotated[list[str], Field(min_length=1, description="Variable names")]
+ENV_VALUE_CHARS = 32_768
+MAX_ENV_VARS = 200
+EnvVarName = Annotated[str, Field(max_length=NAME_CHARS)]
+EnvVarValue = Annotated[str, Field(max_length=ENV_VALUE_CHARS)]
+EnvVars = Annotated[dict[EnvVarName, EnvVarValue], Field(max_length=MAX_ENV_VARS), SensitiveValues()]
+Names = Annotated[list[EnvVarName], Field(min_length=1, max_length=MAX_ENV_VARS, description="Variable names")]
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESTARTS = " The running cluster restarts to apply it."
 Change = TypeVar("Change", bound="ClusterChange")

@@ -48,7 +48,9 @@ BranchName = Annotated[
     Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._/-]+$", description="Git branch"),
     AfterValidator(_branch_name),
 ]
-CommitSha = Annotated[str | None, Field(pattern=r"^[0-9a-fA-F]{7,40}$", description="Default: the branch head")]
+CommitSha = Annotated[
+    str | None, Field(max_length=40, pattern=r"^[0-9a-fA-F]{7,40}$", description="Default: the branch head")
+]
 Environment = Annotated[str | None, Field(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$", description="e.g. production")]
 
 

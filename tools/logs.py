@@ -16,6 +16,7 @@ from mage_mcp.clients import LogLine, parse_log_lines
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, reads, runtime
+from .names import BlockUuid, SearchText
 from .paging import cut, newest_that_fit
 from .runs import RunId
 
@@ -46,9 +47,9 @@ class RunLogs(BaseModel):
 async def get_run_logs(
     ctx: Context[Runtime, Any],
     run_id: RunId,
-    block_uuid: Annotated[str | None, Field(description="Exact block uuid")] = None,
+    block_uuid: Annotated[BlockUuid | None, Field(description="Exact block uuid")] = None,
     level: Annotated[Level | None, Field(description="At least this level")] = None,
-    contains: str | None = None,
+    contains: SearchText | None = None,
     tail: Annotated[int, Field(ge=1, le=2000)] = 200,
 ) -> RunLogs:
     """A run's log lines, oldest first, filtered by block, level and text and tailed; says how many were left out."""

@@ -10,6 +10,7 @@ from mage_mcp.clients import BlockOutput
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, reads, runtime
+from .names import BlockUuid
 from .paging import CELL_CHARS, RESULT_BUDGET_BYTES, cut
 from .runs import RunId
 
@@ -37,7 +38,7 @@ class BlockOutputs(BaseModel):
 async def get_block_output(
     ctx: Context[Runtime, Any],
     run_id: RunId,
-    block_uuid: str,
+    block_uuid: BlockUuid,
     rows: Annotated[int, Field(ge=1, le=100)] = 10,
 ) -> BlockOutputs:
     """What a block returned in a run: columns and the first rows of a table, or the text of another output."""

@@ -25,8 +25,9 @@ from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, runtime
+from .names import PipelineUuid
 from .paging import cut
-from .pipelines import PipelineUuid, counted
+from .pipelines import counted
 
 SHOWN = 10
 """Triggers and runs a plan names one by one; it counts the rest."""

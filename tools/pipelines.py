@@ -18,7 +18,7 @@ from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view, execution_order
-from .names import PlainName, uuid_from_name
+from .names import Cursor, PipelineUuid, PlainName, SearchText, uuid_from_name
 from .paging import RESULT_BUDGET_BYTES, cut, next_cursor, offset_from
 
 CODE_LIMIT = 20_000
@@ -34,7 +34,6 @@ def _tag(value: str) -> str:
     return value.strip()
 
 
-PipelineUuid = Annotated[PlainName, Field(description="As list_pipelines shows it")]
 PipelineName = Annotated[PlainName, Field(description="Mage derives the pipeline_uuid from it")]
 Description = Annotated[str | None, Field(max_length=DESCRIPTION_CHARS)]
 Tags = Annotated[
@@ -86,9 +85,9 @@ class PipelineUpdated(MutationOutcome):
 
 async def list_pipelines(
     ctx: Context[Runtime, Any],
-    search: Annotated[str | None, Field(description="Part of the uuid")] = None,
+    search: Annotated[SearchText | None, Field(description="Part of the uuid")] = None,
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> PipelineList:
     """List the Mage cluster's pipelines by uuid."""
     offset = offset_from(cursor, "list_pipelines")

@@ -13,12 +13,13 @@ from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, runtime
+from .names import ObjectId, PipelineUuid, json_up_to
 
 OWNED_TRIGGER_NAME = "mage-mcp"
 """The API trigger this server creates once per pipeline and reuses for every run it starts."""
 
-RunVariables = Annotated[dict[str, Any] | None, Field(description="Block kwargs")]
-TriggerId = int | None  # default: the API trigger this server owns for the pipeline
+RunVariables = Annotated[dict[str, Any] | None, json_up_to(), Field(description="Block kwargs")]
+TriggerId = ObjectId | None  # default: the API trigger this server owns for the pipeline
 IdempotencyKey = Annotated[str | None, Field(max_length=200, description="Same key and arguments: no second run")]
 
 
@@ -30,7 +31,7 @@ class RunStarted(MutationOutcome):
 
 async def plan_run(
     ctx: Context[Runtime, Any],
-    pipeline_uuid: str,
+    pipeline_uuid: PipelineUuid,
     variables: RunVariables,
     trigger_id: TriggerId,
     idempotency_key: IdempotencyKey,
@@ -58,7 +59,7 @@ async def plan_run(
 async def trigger_pipeline(
     ctx: Context[Runtime, Any],
     plan: Plan,
-    pipeline_uuid: str,
+    pipeline_uuid: PipelineUuid,
     variables: RunVariables = None,
     trigger_id: TriggerId = None,
     idempotency_key: IdempotencyKey = None,

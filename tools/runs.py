@@ -17,12 +17,13 @@ from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
+from .names import BlockUuid, Cursor, ObjectId, PipelineUuid
 from .paging import next_cursor, offset_from
 from .waiting import Observation, wait_for
 
-RunId = Annotated[int, Field(ge=1)]
+RunId = ObjectId
 RunStatus = Literal["initial", "running", "completed", "failed", "cancelled"]
-Since = Annotated[str | None, Field(description="ISO time or a duration such as 24h, 30m, 7d")]
+Since = Annotated[str | None, Field(max_length=100, description="ISO time or a duration such as 24h, 30m, 7d")]
 DONE = frozenset({"completed", "failed", "cancelled"})
 CANCEL_WAIT_S = 5  # Mage acts on a cancel within seconds; a cancel waits this long to report it
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
@@ -98,11 +99,11 @@ def run_info(run: PipelineRun) -> RunInfo:
 
 async def list_runs(
     ctx: Context[Runtime, Any],
-    pipeline_uuid: str | None = None,
+    pipeline_uuid: PipelineUuid | None = None,
     status: RunStatus | None = None,
     since: Since = None,
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> RunList:
     """List pipeline runs, newest first, by pipeline, status and creation time; returns ids, statuses, durations."""
     created_after = parse_since(since)
@@ -219,7 +220,7 @@ async def cancel_run(ctx: Context[Runtime, Any], plan: Plan, run_id: RunId) -> R
     return RunChange(status=run.status, run_id=run.id, pipeline_uuid=run.pipeline_uuid, message=f"Cancel sent.{later}")
 
 
-async def plan_retry(ctx: Context[Runtime, Any], run_id: RunId, from_block_uuid: str | None) -> Plan:
+async def plan_retry(ctx: Context[Runtime, Any], run_id: RunId, from_block_uuid: BlockUuid | None) -> Plan:
     cluster = runtime(ctx).cluster
     run = await cluster.get_run(run_id)
     if run.status not in DONE:
@@ -261,7 +262,7 @@ async def retry_run(
     ctx: Context[Runtime, Any],
     plan: Plan,
     run_id: RunId,
-    from_block_uuid: Annotated[str | None, Field(description="Re-run this block and all downstream")] = None,
+    from_block_uuid: Annotated[BlockUuid | None, Field(description="Re-run this block and all downstream")] = None,
 ) -> RunChange:
     """Re-run a done run's failed and cancelled blocks, or one block and everything downstream of it."""
     run = await runtime(ctx).cluster.retry_run(run_id, from_block_uuid)

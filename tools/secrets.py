@@ -18,7 +18,7 @@ from mage_mcp.server.redaction import Sensitive
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
-from .names import PlainName
+from .names import Cursor, PlainName
 from .paging import cut, next_cursor, offset_from
 
 GIT_SECRET_PREFIXES = ("mage_git_ssh_private_key_b64", "mage_git_ssh_public_key_b64", "mage_git_access_token")
@@ -37,7 +37,7 @@ SecretName = Annotated[PlainName, AfterValidator(_not_reserved), Field(descripti
 SecretValue = Annotated[
     str, Field(min_length=1, max_length=32_768, description="Sent to Mage only, never shown"), Sensitive()
 ]
-ExistingName = Annotated[str, Field(min_length=1, max_length=255)]
+ExistingName = PlainName
 
 
 class SecretList(BaseModel):
@@ -53,7 +53,7 @@ class SecretChange(MutationOutcome):
 async def list_secrets(
     ctx: Context[Runtime, Any],
     limit: Annotated[int, Field(ge=1, le=100)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> SecretList:
     """List the names of the project's secrets (Mage never returns their values)."""
     offset = offset_from(cursor, "list_secrets")

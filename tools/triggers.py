@@ -17,15 +17,17 @@ from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime, Target
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
-from .names import Identifier
+from .names import Cursor, Identifier, ObjectId, PipelineUuid, json_up_to
 from .paging import cut, next_cursor, offset_from
 from .schedules import MAGE_TIME_FORMAT, Schedule, StartTime, next_fire
 
-TriggerId = Annotated[int, Field(ge=1)]
+TriggerId = ObjectId
 TriggerType = Literal["time", "api", "event"]
 TriggerStatus = Literal["active", "inactive"]
-TriggerVariables = Annotated[dict[Identifier, Any] | None, Field(description="Runtime variables (block kwargs)")]
-NewVariables = Annotated[dict[Identifier, Any] | None, Field(description="Replace all its variables")]
+TriggerVariables = Annotated[
+    dict[Identifier, Any] | None, json_up_to(), Field(description="Runtime variables (block kwargs)")
+]
+NewVariables = Annotated[dict[Identifier, Any] | None, json_up_to(), Field(description="Replace all its variables")]
 Switch = Annotated[bool | None, Field(description="Turn on (true) or off (false)")]
 NAME_CHARS = 255
 SCHEDULE_CHARS = 100
@@ -90,10 +92,10 @@ class TriggerDeleted(MutationOutcome):
 
 async def list_triggers(
     ctx: Context[Runtime, Any],
-    pipeline_uuid: str | None = None,
+    pipeline_uuid: PipelineUuid | None = None,
     status: TriggerStatus | None = None,
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> TriggerList:
     """List triggers (pipeline schedules) of one pipeline (newest first) or all (oldest first): ids, schedules."""
     offset = offset_from(cursor, "list_triggers")
@@ -174,7 +176,7 @@ async def _refuse_taken_name(rt: Target, pipeline_uuid: str, name: str) -> None:
 
 async def plan_create(
     ctx: Context[Runtime, Any],
-    pipeline_uuid: str,
+    pipeline_uuid: PipelineUuid,
     name: TriggerName,
     type: TriggerType,
     schedule: Schedule,
@@ -212,7 +214,7 @@ async def plan_create(
 async def create_trigger(
     ctx: Context[Runtime, Any],
     plan: Plan,
-    pipeline_uuid: str,
+    pipeline_uuid: PipelineUuid,
     name: TriggerName,
     type: TriggerType,
     schedule: Schedule = None,

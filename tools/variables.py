@@ -18,12 +18,11 @@ from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
-from .names import Identifier
+from .names import Identifier, PipelineUuid, PlainName, json_up_to
 from .paging import CELL_CHARS, RESULT_BUDGET_BYTES, cut
 
-PipelineUuid = Annotated[str, Field(min_length=1, max_length=255)]
 VariableName = Annotated[Identifier, Field(description="A Python identifier; blocks read kwargs[name]")]
-ExistingName = Annotated[str, Field(min_length=1, max_length=255)]
+ExistingName = PlainName
 
 
 def _not_null(value: Any) -> Any:
@@ -35,6 +34,7 @@ def _not_null(value: Any) -> Any:
 VariableValue = Annotated[
     str | int | float | bool | list[Any] | dict[str, Any],
     BeforeValidator(_not_null),
+    json_up_to(),
     Field(description="Any JSON value but null"),
 ]
 MAX_VALUE_CHARS = 50_000

@@ -19,7 +19,7 @@ from mage_mcp.server.redaction import Sensitive
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
-from .names import PlainName
+from .names import TEXT_CHARS, Cursor, PlainName
 from .paging import cut, next_cursor, offset_from
 
 if TYPE_CHECKING:
@@ -41,42 +41,46 @@ _SECRET_LINE = re.compile(
 )
 
 
+Setting = Annotated[str, Field(max_length=TEXT_CHARS)]
+MAX_IDLE_SECONDS = 31_536_000  # a year
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class TerminationPolicy(Strict):
     enable_auto_termination: bool = False
-    max_idle_seconds: int = Field(0, ge=0)
+    max_idle_seconds: int = Field(0, ge=0, le=MAX_IDLE_SECONDS)
 
 
 class PostStart(Strict):
-    command: list[str] | None = None
-    hook_path: str | None = None
+    command: list[Setting] | None = Field(None, max_length=50)
+    hook_path: Setting | None = None
 
 
 class LifecycleConfig(Strict):
     """When Mage stops an idle workspace, and what runs before and after it starts."""
 
     termination_policy: TerminationPolicy | None = None
-    pre_start_script_path: str | None = None
+    pre_start_script_path: Setting | None = None
     post_start: PostStart | None = None
 
 
 class WorkspaceConfig(Strict):
     """What Mage takes when it creates a workspace; which fields apply depends on cluster_type."""
 
-    namespace: str | None = Field(None, description="k8s")
-    service_account_name: str | None = Field(None, description="k8s")
-    storage_class_name: str | None = Field(None, description="k8s")
-    storage_access_mode: str | None = Field(None, description="k8s")
-    storage_request_size: str | None = Field(None, description="k8s, e.g. 2Gi")
-    project_id: str | None = Field(None, description="cloud_run")
-    path_to_credentials: str | None = Field(None, description="cloud_run")
-    region: str | None = Field(None, description="cloud_run")
-    cluster_name: str | None = Field(None, description="ecs")
-    task_definition: str | None = Field(None, description="ecs")
-    container_name: str | None = Field(None, description="ecs")
+    namespace: str | None = Field(None, max_length=TEXT_CHARS, description="k8s")
+    service_account_name: str | None = Field(None, max_length=TEXT_CHARS, description="k8s")
+    storage_class_name: str | None = Field(None, max_length=TEXT_CHARS, description="k8s")
+    storage_access_mode: str | None = Field(None, max_length=TEXT_CHARS, description="k8s")
+    storage_request_size: str | None = Field(None, max_length=TEXT_CHARS, description="k8s, e.g. 2Gi")
+    project_id: str | None = Field(None, max_length=TEXT_CHARS, description="cloud_run")
+    path_to_credentials: str | None = Field(None, max_length=TEXT_CHARS, description="cloud_run")
+    region: str | None = Field(None, max_length=TEXT_CHARS, description="cloud_run")
+    cluster_name: str | None = Field(None, max_length=TEXT_CHARS, description="ecs")
+    task_definition: str | None = Field(None, max_length=TEXT_CHARS, description="ecs")
+    container_name: str | None = Field(None, max_length=TEXT_CHARS, description="ecs")
     container_config: ContainerConfig = None
     lifecycle_config: LifecycleConfig | None = None
 
@@ -112,7 +116,7 @@ class WorkspaceChange(MutationOutcome):
 async def list_workspaces(
     ctx: Context[Runtime, Any],
     limit: Annotated[int, Field(ge=1, le=100)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> WorkspaceList:
     """List the workspaces with their instance status (needs Mage Pro or a multi-workspace project)."""
     offset = offset_from(cursor, "list_workspaces")
