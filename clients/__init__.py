@@ -14,6 +14,7 @@ from .errors import (
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
+    MageOutcomeUnknownError,
     MageUnsupportedError,
     Subject,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "MageError",
     "MageInvalidRequestError",
     "MageNotFoundError",
+    "MageOutcomeUnknownError",
     "MageUnsupportedError",
     "Page",
     "Pipeline",

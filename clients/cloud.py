@@ -27,6 +27,7 @@ from .errors import (
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
+    MageOutcomeUnknownError,
 )
 from .models import Cluster, ClusterUpdate
 
@@ -77,12 +78,34 @@ class CloudClient(HttpClient):
             payload: dict[str, Any] = {"config": update.config}
             if update.status is not None:
                 payload["status"] = update.status
-            body = await self._request(
-                "PUT", _cluster_path(team_id, cluster_id), json={"cluster": payload}, what=_what(team_id, cluster_id)
-            )
+            path, what = _cluster_path(team_id, cluster_id), _what(team_id, cluster_id)
+            try:
+                body = await self._request("PUT", path, json={"cluster": payload}, what=what)
+            except MageOutcomeUnknownError as lost:
+                return before, await self._read_back(team_id, cluster_id, change, lost)
             after = _cluster_from(body) if isinstance(body.get("cluster"), dict) else None
             # The contract does not promise that a PUT echoes the cluster; re-read to report what is true.
             return before, after or await self.get_cluster(team_id, cluster_id)
+
+    async def _read_back(
+        self,
+        team_id: str,
+        cluster_id: str,
+        change: Callable[[Cluster], ClusterUpdate | None],
+        lost: MageOutcomeUnknownError,
+    ) -> Cluster:
+        """After a PUT whose answer was lost: the cluster when the change holds, else `MageApiError` saying it
+        was not applied (and the unknown outcome again when the cluster cannot be read)."""
+        try:
+            now = await self.get_cluster(team_id, cluster_id)
+        except MageError:
+            raise lost from None
+        if change(now) is not None:
+            raise MageApiError(
+                f"Mage Cloud's answer to the change of {_what(team_id, cluster_id)} was lost, and reading the "
+                "cluster back shows the change was not applied: nothing changed. The call can be repeated."
+            )
+        return now
 
     def _lock_for(self, team_id: str, cluster_id: str) -> anyio.Lock:
         return self._cluster_locks.setdefault((team_id, cluster_id), anyio.Lock())

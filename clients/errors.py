@@ -55,6 +55,10 @@ class MageConnectionError(MageError):
     """Mage did not answer: wrong URL, stopped cluster, network trouble or a timeout."""
 
 
+class MageOutcomeUnknownError(MageConnectionError):
+    """A change was sent (or may have been), and its answer never came: it may or may not have been applied."""
+
+
 class MageAuthError(MageError):
     """Mage refused our credentials (bad API key, failed login, expired token)."""
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Exchange:
     method: str
-    status: int
+    status: int | None
+    """None when no answer came."""
 
     @property
     def writes(self) -> bool:
@@ -35,7 +36,7 @@ def recorded_exchanges() -> Iterator[list[Exchange]]:
         _recording.reset(token)
 
 
-def note_exchange(method: str, status: int) -> None:
+def note_exchange(method: str, status: int | None) -> None:
     """Called by the clients after each response; a no-op unless someone is recording."""
     exchanges = _recording.get()
     if exchanges is not None:

@@ -170,7 +170,8 @@ class MageMCPServer(MCPServer[Runtime]):
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(cause, MageError):
-                detail = describe_upstream(cause, self._specs[name].plane, self.runtime.profile().setting)
+                spec = self._specs[name]
+                detail = describe_upstream(cause, spec.plane, self.runtime.profile().setting, spec.toolset)
             elif isinstance(cause, ValidationError):
                 detail = describe_invalid_arguments(cause)
             elif isinstance(exc, UnexpectedToolError):

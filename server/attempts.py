@@ -17,7 +17,7 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
-from mage_mcp.clients.errors import MageConnectionError, MageError
+from mage_mcp.clients.errors import MageConnectionError, MageError, MageOutcomeUnknownError
 from mage_mcp.clients.exchanges import Exchange, recorded_exchanges
 
 from .audit import AuditError, AuditLog, AuditOutcome, AuditRecord, Confirmation
@@ -65,16 +65,21 @@ class Attempt:
                 with anyio.CancelScope(shield=True):
                     await self._failed(confirmation, exc, exchanges)
                 raise
-        await self.ended("applied", confirmation, upstream=_upstream(exchanges, result=result))
+        upstream, lost = _upstream(exchanges, result=result), _lost(exchanges)
+        await self.ended("applied", confirmation, upstream=upstream, message=lost)
         return result
 
     async def _failed(self, confirmation: Confirmation, exc: BaseException, exchanges: list[Exchange]) -> None:
-        known = isinstance(exc, MageError | ToolError) and not isinstance(exc, MageConnectionError)
+        # A change that could not connect was never sent; one whose answer was lost may have been applied.
+        known = isinstance(exc, MageError | ToolError) and not isinstance(exc, MageOutcomeUnknownError)
+        if isinstance(exc, MageConnectionError) and not isinstance(exc, MageOutcomeUnknownError):
+            known = not any(exchange.writes for exchange in exchanges)
+        reason = str(exc)[:_MESSAGE_CHARS] or type(exc).__name__
         await self.ended(
             "failed" if known else "unknown",
             confirmation,
             upstream=_upstream(exchanges, error=exc),
-            message=str(exc)[:_MESSAGE_CHARS] or type(exc).__name__,
+            message=" ".join(filter(None, [_lost(exchanges) if known else None, reason])),
         )
 
     async def _write(
@@ -98,13 +103,22 @@ def _upstream(
 ) -> dict[str, Any] | None:
     """Mage's HTTP status of the last write, its error code, and the ids the result names."""
     upstream: dict[str, Any] = {}
-    if writes := [exchange for exchange in exchanges if exchange.writes]:
+    writes = [exchange for exchange in exchanges if exchange.writes]
+    if writes and writes[-1].status is not None:  # None: its answer never came
         upstream["status"] = writes[-1].status
     if isinstance(error, MageError) and error.code is not None:
         upstream["code"] = error.code
     if isinstance(result, BaseModel):
         upstream |= _ids(result.model_dump(mode="json"))
     return upstream or None
+
+
+def _lost(exchanges: list[Exchange]) -> str | None:
+    """How a lost answer was settled, when one was: the tool read Mage back before it answered."""
+    lost = [exchange.method for exchange in exchanges if exchange.writes and exchange.status is None]
+    if not lost:
+        return None
+    return f"The answer to {lost[0]} was lost; the outcome was settled by reading Mage back."
 
 
 def _ids(fields: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from mage_mcp.clients import MageAuthError, MageConnectionError, MageError, MageNotFoundError
+from mage_mcp.clients import (
+    MageApiError,
+    MageAuthError,
+    MageConnectionError,
+    MageError,
+    MageNotFoundError,
+    MageOutcomeUnknownError,
+)
 from mage_mcp.tools import Plane
 
 Setting = Callable[[str], str]
@@ -57,14 +64,40 @@ _NOT_FOUND_HINTS_BY_KIND: dict[str, str] = {
 }
 
 
-def describe_upstream(error: MageError, plane: Plane, setting: Setting) -> str:
+_FAILED_UPSTREAM_HINTS: dict[Plane, str] = {
+    "cluster": "Mage failed on its own side; the same call may work a little later (after a change, read it "
+    "back first). get_cluster shows whether the cluster is healthy.",
+    "cloud": "Mage Cloud failed on its own side; the same call may work a little later. get_cluster shows the "
+    "cluster's state.",
+}
+
+READ_BACK_BY_TOOLSET: dict[str, str] = {
+    "clusters": "get_cluster",
+    "pipelines": "get_pipeline",
+    "blocks": "get_block",
+    "triggers": "list_triggers",
+    "runs": "list_runs",
+    "variables": "list_variables",
+    "secrets": "list_secrets",
+    "workspaces": "get_workspace",
+    "git": "git_status",
+}
+"""The tool that shows whether a change of each toolset took effect."""
+
+
+def describe_upstream(error: MageError, plane: Plane, setting: Setting, toolset: str | None = None) -> str:
     """The text of a tool error for a failed call to Mage, with a hint for the next step that names
-    the settings of the profile the call used."""
+    the settings of the profile the call used (and, after a lost answer, the tool that reads it back)."""
     hint = error.hint
-    if isinstance(error, MageConnectionError):
+    if isinstance(error, MageOutcomeUnknownError):
+        read_back = READ_BACK_BY_TOOLSET.get(toolset or "", "the matching list or get tool")
+        hint = f"Read it back with {read_back} before repeating the call: a change applied twice may differ."
+    elif isinstance(error, MageConnectionError):
         hint = _unreachable_hint(plane, setting)
     elif isinstance(error, MageNotFoundError) and hint is None:
         hint = _NOT_FOUND_HINTS_BY_KIND.get(error.kind or "") or _not_found_hint(plane, setting)
+    elif isinstance(error, MageApiError) and hint is None and (error.code or 500) >= 500:
+        hint = _FAILED_UPSTREAM_HINTS[plane]
     elif isinstance(error, MageAuthError):
         login = f"Set {setting('email')} and {setting('password')}."
         hint = login if error.type == "login_required" else _auth_hint(plane, setting)

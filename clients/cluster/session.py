@@ -31,6 +31,7 @@ from ..errors import (
     MageError,
     MageInvalidRequestError,
     MageNotFoundError,
+    MageOutcomeUnknownError,
     Subject,
 )
 from ..models import Credentials, MageModel, Page
@@ -115,7 +116,11 @@ class ClusterSession(HttpClient):
         authenticate: bool = True,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._bearer}"} if authenticate and self._bearer else None
-        return _parse(await self._transport(method, path, params=params, json=json, headers=headers), what)
+        try:
+            response = await self._transport(method, path, params=params, json=json, headers=headers)
+        except MageOutcomeUnknownError as exc:
+            raise MageOutcomeUnknownError(exc.message, kind=what.kind if what else None) from None
+        return _parse(response, what)
 
     async def _ensure_login(self) -> None:
         if self._auth_required is False or self._bearer is not None:
