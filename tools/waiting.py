@@ -2,8 +2,9 @@
 
 MCP Tasks are not available in SDK 2.x, so a long operation is one tool call that polls with a
 growing interval (1 s up to 5 s), sends a progress notification after every poll, never blocks
-the event loop, and at its timeout returns the current state instead of an error. A client that
-cancels the call cancels the wait (anyio cancellation reaches the sleep or the request).
+the event loop, and at its timeout returns the current state instead of an error. A poll that Mage does
+not answer (it restarts, say) is reported and the wait goes on. A client that cancels the call cancels
+the wait (anyio cancellation reaches the sleep or the request).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context
+
+from mage_mcp.clients import MageApiError, MageConnectionError
 
 T = TypeVar("T")
 
@@ -52,32 +55,47 @@ async def wait_for(
     progress = _Progress(ctx, timeout_s)
     if first.finished:
         return Waited(first, False, 0.0)
+    failure: Exception | None = None
     async with anyio.create_task_group() as heartbeat:
         await progress.report(first.note)
         heartbeat.start_soon(progress.keep_alive)
-        waited = await _poll(probe, first, progress)
+        try:
+            waited = await _poll(probe, first, progress)
+        except Exception as exc:  # raised after the group, as itself rather than inside an ExceptionGroup
+            failure = exc
         heartbeat.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
     return waited
 
 
 async def _poll(probe: Callable[[], Awaitable[Observation[T]]], last: Observation[T], progress: _Progress) -> Waited[T]:
     interval = FIRST_INTERVAL_S
+    answered = last  # the last poll Mage answered
     while not last.finished:
         if progress.remaining() <= 0:
             return Waited(last, True, progress.elapsed())
         await anyio.sleep(min(interval, progress.remaining()))
-        last = await _bounded(probe, last, progress.remaining())
+        polled = await _bounded(probe, progress.remaining())
+        if isinstance(polled, Observation):
+            last = answered = polled
+        else:
+            last = Observation(answered.value, False, f"{answered.note} ({polled})")
         await progress.report(last.note)
         interval = min(interval * 1.5, MAX_INTERVAL_S)
     return Waited(last, False, progress.elapsed())
 
 
-async def _bounded(
-    probe: Callable[[], Awaitable[Observation[T]]], last: Observation[T], remaining: float
-) -> Observation[T]:
+async def _bounded(probe: Callable[[], Awaitable[Observation[T]]], remaining: float) -> Observation[T] | str:
+    """One poll, or why Mage did not answer it: not answering (restarting, say) does not end the wait."""
     with anyio.move_on_after(max(0.1, min(PROBE_CAP_S, remaining))):
-        return await probe()
-    return Observation(last.value, False, f"{last.note} (no answer within {PROBE_CAP_S:.0f} s)")
+        try:
+            return await probe()
+        except (MageConnectionError, MageApiError) as exc:
+            if isinstance(exc, MageApiError) and (exc.code or 500) < 500:
+                raise
+            return f"Mage did not answer: {exc.message}"
+    return f"no answer within {PROBE_CAP_S:.0f} s"
 
 
 class _Progress:

@@ -24,6 +24,8 @@ class Fault:
     kind: FaultKind
     times: int = 1
     status: int = 503
+    after: int = 0
+    """Matching requests to let through first."""
 
     def matches(self, request: httpx.Request) -> bool:
         return self.times > 0 and request.method == self.method and request.url.path.startswith(self.path)
@@ -36,8 +38,10 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         self.attempts: list[tuple[str, str]] = []
         """Every request the server tried, faulty or not: method and path."""
 
-    def inject(self, method: str, path: str, kind: FaultKind, *, times: int = 1, status: int = 503) -> None:
-        self.faults.append(Fault(method, path, kind, times, status))
+    def inject(
+        self, method: str, path: str, kind: FaultKind, *, times: int = 1, status: int = 503, after: int = 0
+    ) -> None:
+        self.faults.append(Fault(method, path, kind, times, status, after))
 
     def tried(self, method: str, path: str) -> int:
         return sum(1 for m, p in self.attempts if m == method and p.startswith(path))
@@ -45,6 +49,9 @@ class FaultyTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.attempts.append((request.method, request.url.path))
         fault = next((f for f in self.faults if f.matches(request)), None)
+        if fault is not None and fault.after > 0:
+            fault.after -= 1
+            fault = None
         if fault is None:
             return await self.inner.handle_async_request(request)
         fault.times -= 1

@@ -161,3 +161,39 @@ async def test_set_env_vars_whose_request_was_lost_says_nothing_changed(faulty: 
     pending, failed = audited()
     assert (pending["outcome"], failed["outcome"]) == ("pending", "failed")
     assert "settled by reading Mage back" in failed["message"]
+
+
+# ------------------------------------------------------------------------------------ waits
+async def test_a_wait_outlasts_mage_not_answering_for_a_while(faulty: Faulty, mage: FakeMage) -> None:
+    trigger = mage.add_trigger("example_pipeline", status="active")
+    run = mage.trigger_run(trigger["id"], {})
+    mage.complete_run(run["id"], "running")
+    # After the wait's first read, Mage refuses two whole polls (three tries each), as while it restarts.
+    faulty.cluster.inject("GET", f"/api/pipeline_runs/{run['id']}", "refuse", times=6, after=1)
+    notes: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        notes.append(message or "")
+        if sum("Mage did not answer" in note for note in notes) == 2:
+            mage.complete_run(run["id"], "completed")  # back, and the run is done
+
+    arguments = {"run_id": run["id"], "timeout_s": 60}
+    async with Client(faulty.server()) as c:
+        result = await c.call_tool("wait_for_run", arguments, progress_callback=on_progress)
+    assert not result.is_error, text(result)
+    assert result.structured_content is not None
+    assert (result.structured_content["status"], result.structured_content["timed_out"]) == ("completed", False)
+    assert "not reachable" in next(note for note in notes if "Mage did not answer" in note)
+
+
+async def test_a_run_deleted_during_the_wait_is_a_clean_not_found(faulty: Faulty, mage: FakeMage) -> None:
+    trigger = mage.add_trigger("example_pipeline", status="active")
+    run = mage.trigger_run(trigger["id"], {})
+    mage.complete_run(run["id"], "running")
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        mage.pipeline_runs.pop(run["id"], None)
+
+    async with Client(faulty.server()) as c:
+        result = await c.call_tool("wait_for_run", {"run_id": run["id"]}, progress_callback=on_progress)
+    assert result.is_error and "was not found" in text(result) and "list_runs" in text(result), text(result)
