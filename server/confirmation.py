@@ -144,6 +144,10 @@ class TokenError(ToolError):
     """A confirmation token was refused: nothing was sent to Mage."""
 
 
+MAX_USED_TOKENS = 10_000
+"""Used tokens remembered at once (each until it expires); a flood beyond it is refused, never forgotten early."""
+
+
 class ConfirmationTokens:
     """HMAC-signed, single-use tokens bound to a tool and its exact arguments.
 
@@ -176,6 +180,11 @@ class ConfirmationTokens:
             raise TokenError(f"This confirmation token has expired. {_RETRY}")
         if claims["n"] in self._used:
             raise TokenError(f"This confirmation token was already used; a token works once. {_RETRY}")
+        if len(self._used) >= MAX_USED_TOKENS:  # every used token is kept until it expires: bound the memory
+            raise TokenError(
+                f"More than {MAX_USED_TOKENS:,} changes were confirmed within {self._ttl_s} s; nothing was changed. "
+                "Repeat the call with this token in a little while."
+            )
         self._used[claims["n"]] = claims["e"]
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
