@@ -70,10 +70,7 @@ class Attempt:
         return result
 
     async def _failed(self, confirmation: Confirmation, exc: BaseException, exchanges: list[Exchange]) -> None:
-        # A change that could not connect was never sent; one whose answer was lost may have been applied.
-        known = isinstance(exc, MageError | ToolError) and not isinstance(exc, MageOutcomeUnknownError)
-        if isinstance(exc, MageConnectionError) and not isinstance(exc, MageOutcomeUnknownError):
-            known = not any(exchange.writes for exchange in exchanges)
+        known = _settled(exc, exchanges)
         reason = str(exc)[:_MESSAGE_CHARS] or type(exc).__name__
         await self.ended(
             "failed" if known else "unknown",
@@ -96,6 +93,16 @@ class Attempt:
                 **self._fields,
             )
         )
+
+
+def _settled(exc: BaseException, exchanges: list[Exchange]) -> bool:
+    """Whether what a failed change did is known: Mage answered, a check refused it, or nothing was sent.
+    Not known after a lost answer, a cancelled call, a crash, or a connection lost after earlier writes."""
+    if isinstance(exc, MageOutcomeUnknownError):
+        return False
+    if isinstance(exc, MageConnectionError):
+        return not any(exchange.writes for exchange in exchanges)
+    return isinstance(exc, MageError | ToolError)
 
 
 def _upstream(
