@@ -43,6 +43,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, PrivateAttr
 from pydantic.json_schema import SkipJsonSchema
 
+from mage_mcp.clients.errors import MageOutcomeUnknownError
+
 from .attempts import Attempt
 from .audit import AuditLog, AuditOutcome
 from .config import ConfirmFallback
@@ -310,7 +312,9 @@ class GateHolder(typing.Protocol):
 
 
 def confirmed(
-    apply: Callable[..., Awaitable[Outcome]], plan: Callable[..., Awaitable[Plan]]
+    apply: Callable[..., Awaitable[Outcome]],
+    plan: Callable[..., Awaitable[Plan]],
+    settle: Callable[..., Awaitable[Outcome | None]] | None = None,
 ) -> Callable[..., Awaitable[Outcome]]:
     """The tool to register for a mutating operation, declared as its `plan` and its `apply` step.
 
@@ -318,7 +322,9 @@ def confirmed(
     confirmed, and its return annotation (a `MutationOutcome`) is the tool's result type.
     `plan` takes the context and any of the tool's arguments by name, and only reads. The
     tool's arguments are `apply`'s (without `ctx` and `plan`) plus `confirmation_token`; the
-    token binds the tool's name and every one of them, so none can be forgotten.
+    token binds the tool's name and every one of them, so none can be forgotten. `settle`, called
+    like `apply` when the answer to its change was lost, reads Mage: the outcome when the change
+    took effect, None when it did not.
     """
     hints = typing.get_type_hints(apply, include_extras=True)
     result_type: type[Outcome] = hints["return"]
@@ -352,7 +358,7 @@ def confirmed(
         if isinstance(settled, Halt):
             await attempt.ended(typing.cast(AuditOutcome, settled.status))
             return settled.into(result_type)
-        return await attempt.applying(settled, lambda: apply(ctx, the_plan, **call))
+        return await attempt.applying(settled, lambda: _applied_or_settled(apply, settle, ctx, the_plan, call))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     parameters = [
@@ -366,3 +372,27 @@ def confirmed(
     tool.__signature__ = inspect.Signature(parameters, return_annotation=result_type)  # type: ignore[attr-defined]
     tool.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": result_type}
     return tool
+
+
+async def _applied_or_settled(
+    apply: Callable[..., Awaitable[Outcome]],
+    settle: Callable[..., Awaitable[Outcome | None]] | None,
+    ctx: Context[Any, Any],
+    plan: Plan,
+    call: dict[str, Any],
+) -> Outcome:
+    try:
+        return await apply(ctx, plan, **call)
+    except MageOutcomeUnknownError:
+        if settle is None:
+            raise
+        outcome = await settle(ctx, plan, **call)
+    if outcome is None:
+        raise ToolError(_NOT_APPLIED)
+    return outcome
+
+
+_NOT_APPLIED = (
+    "Mage's answer to the change was lost, and reading it back shows the change was not applied: nothing "
+    "changed. The call can be repeated."
+)

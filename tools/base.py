@@ -69,10 +69,12 @@ def changes(
     plan: Callable[..., Awaitable[Plan]],
     destructive: bool,
     idempotent: bool,
+    settle: Callable[..., Awaitable[Any]] | None = None,
 ) -> ToolSpec:
-    """A tool that changes Mage: `plan` says what would change, `apply` changes it once confirmed."""
+    """A tool that changes Mage: `plan` says what would change, `apply` changes it once confirmed, and
+    `settle` (optional) reads whether it did when Mage's answer was lost."""
     hints = ToolAnnotations(read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent)
-    return ToolSpec(confirmed(apply, plan), title, hints, plane, plan)
+    return ToolSpec(confirmed(apply, plan, settle), title, hints, plane, plan)
 
 
 def runtime(ctx: Context[Runtime, Any]) -> Target:

@@ -111,9 +111,39 @@ async def delete_secret(ctx: Context[Runtime, Any], plan: Plan, name: ExistingNa
     return SecretChange(status="deleted", name=name, message=f"Secret {name!r} deleted.")
 
 
+async def settle_create(
+    ctx: Context[Runtime, Any], plan: Plan, name: SecretName, value: SecretValue
+) -> SecretChange | None:
+    if await runtime(ctx).cluster.find_secret(name) is None:  # the plan saw no secret of that name
+        return None
+    return SecretChange(status="created", name=name, message=f"Secret {name!r} created.")
+
+
+async def settle_delete(ctx: Context[Runtime, Any], plan: Plan, name: ExistingName) -> SecretChange | None:
+    if await runtime(ctx).cluster.find_secret(name) is not None:
+        return None
+    return SecretChange(status="deleted", name=name, message=f"Secret {name!r} deleted.")
+
+
 TOOLSET: Toolset = "secrets"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_secrets, "List secrets", "cluster"),
-    changes(create_secret, "Create secret", "cluster", plan=plan_create, destructive=False, idempotent=True),
-    changes(delete_secret, "Delete secret", "cluster", plan=plan_delete, destructive=True, idempotent=True),
+    changes(
+        create_secret,
+        "Create secret",
+        "cluster",
+        plan=plan_create,
+        destructive=False,
+        idempotent=True,
+        settle=settle_create,
+    ),
+    changes(
+        delete_secret,
+        "Delete secret",
+        "cluster",
+        plan=plan_delete,
+        destructive=True,
+        idempotent=True,
+        settle=settle_delete,
+    ),
 )

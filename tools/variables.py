@@ -190,11 +190,50 @@ async def delete_variable(
     )
 
 
+async def settle_set(
+    ctx: Context[Runtime, Any], plan: Plan, pipeline_uuid: PipelineUuid, name: VariableName, value: VariableValue
+) -> VariableChange | None:
+    current = await runtime(ctx).cluster.list_variables(pipeline_uuid)
+    if name not in current or current[name] != value:
+        return None
+    status = "updated" if plan.changes["action"] == "update" else "created"
+    return VariableChange(
+        status=status,
+        pipeline_uuid=pipeline_uuid,
+        name=name,
+        message=f"Variable {name!r} of {pipeline_uuid!r} {status}.",
+    )
+
+
+async def settle_delete(
+    ctx: Context[Runtime, Any], plan: Plan, pipeline_uuid: PipelineUuid, name: ExistingName
+) -> VariableChange | None:
+    if name in await runtime(ctx).cluster.list_variables(pipeline_uuid):
+        return None
+    return VariableChange(
+        status="deleted", pipeline_uuid=pipeline_uuid, name=name, message=f"Variable {name!r} deleted."
+    )
+
+
 TOOLSET: Toolset = "variables"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_variables, "List pipeline variables", "cluster"),
-    changes(set_variable, "Set pipeline variable", "cluster", plan=plan_set, destructive=True, idempotent=True),
     changes(
-        delete_variable, "Delete pipeline variable", "cluster", plan=plan_delete, destructive=True, idempotent=True
+        set_variable,
+        "Set pipeline variable",
+        "cluster",
+        plan=plan_set,
+        destructive=True,
+        idempotent=True,
+        settle=settle_set,
+    ),
+    changes(
+        delete_variable,
+        "Delete pipeline variable",
+        "cluster",
+        plan=plan_delete,
+        destructive=True,
+        idempotent=True,
+        settle=settle_delete,
     ),
 )

@@ -1,6 +1,7 @@
 """Faults between mage-mcp and a real Mage OSS 0.9.80, injected by a loopback proxy of the suite's own
 (`tests/support/fault_proxy.py`): unavailable answers, Mage's error bodies, answers cut short after Mage
-handled the request, and an expired session. What reached Mage is read through Mage's own API.
+handled the request (settled by reading Mage back where the tool can), and an expired session. What
+reached Mage is read through Mage's own API.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ async def test_an_expired_session_is_renewed_once(proxy: tuple[FaultProxy, str],
     assert faults.count(faults.forwarded, "POST", "/api/sessions") == 2
 
 
-async def test_a_change_whose_answer_is_cut_is_unknown_and_mage_shows_it(
+async def test_a_change_whose_answer_is_cut_is_settled_by_reading_mage_back(
     proxy: tuple[FaultProxy, str], real_mage: RealMage, admin: MageApi
 ) -> None:
     faults, url = proxy
@@ -94,9 +95,26 @@ async def test_a_change_whose_answer_is_cut_is_unknown_and_mage_shows_it(
     try:
         async with Client(through(url, real_mage)) as client:
             result = await client.call_tool("create_secret", {"name": name, "value": secrets.token_urlsafe(12)})
-        assert result.is_error and "may or may not have been applied" in text_of(result), text_of(result)
-        assert "Read it back with list_secrets" in text_of(result)
+        assert not result.is_error, text_of(result)
+        assert result.structured_content is not None and result.structured_content["status"] == "created"
         assert faults.count(faults.forwarded, "POST", "/api/secrets") == 1  # sent once, never again
-        assert name in await admin.secret_names()  # Mage did apply it
+        assert name in await admin.secret_names()
     finally:
         await admin.delete_secret(name)
+
+
+async def test_a_change_whose_answer_is_cut_and_cannot_be_settled_is_unknown(
+    proxy: tuple[FaultProxy, str], real_mage: RealMage, admin: MageApi
+) -> None:
+    faults, url = proxy
+    name = f"fault_{secrets.token_hex(4)}"
+    faults.inject("POST", "/api/pipelines", "cut")
+    try:
+        async with Client(through(url, real_mage)) as client:
+            result = await client.call_tool("create_pipeline", {"name": name})
+        assert result.is_error and "may or may not have been applied" in text_of(result), text_of(result)
+        assert "Read it back with get_pipeline" in text_of(result)
+        assert faults.count(faults.forwarded, "POST", "/api/pipelines") == 1
+        assert name in await admin.pipeline_uuids()  # Mage did create it
+    finally:
+        await admin.call("DELETE", f"/pipelines/{name}")

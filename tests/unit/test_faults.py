@@ -125,18 +125,41 @@ async def test_a_change_that_could_not_connect_is_known_not_applied(faulty: Faul
 
 
 @pytest.mark.parametrize("kind", ["lose_answer", "cut"])
-async def test_a_cluster_change_whose_answer_was_lost_is_unknown_and_names_the_read_back(
+async def test_a_change_whose_answer_was_lost_and_that_cannot_be_settled_is_unknown(
+    faulty: Faulty, mage: FakeMage, kind: Any
+) -> None:
+    faulty.cluster.inject("POST", "/api/pipelines", kind)
+    async with Client(faulty.server()) as c:
+        result = await c.call_tool("create_pipeline", {"name": "orders daily"})
+    assert result.is_error and "may or may not have been applied" in text(result)
+    assert "Read it back with get_pipeline" in text(result)
+    assert posts(mage, "/api/pipelines") == 1 and "orders_daily" in mage.pipelines  # it was, in fact
+    pending, unknown = audited()
+    assert (pending["outcome"], unknown["outcome"]) == ("pending", "unknown")
+    assert unknown["upstream"] is None and "may or may not" in unknown["message"]
+
+
+@pytest.mark.parametrize("kind", ["lose_answer", "cut"])
+async def test_a_secret_whose_answer_was_lost_is_settled_by_reading_it_back(
     faulty: Faulty, mage: FakeMage, kind: Any
 ) -> None:
     faulty.cluster.inject("POST", "/api/secrets", kind)
     async with Client(faulty.server()) as c:
         result = await c.call_tool("create_secret", {"name": "TOKEN", "value": "v4lue"})
-    assert result.is_error and "may or may not have been applied" in text(result)
-    assert "Read it back with list_secrets" in text(result)
-    assert posts(mage, "/api/secrets") == 1 and mage.secret_value("TOKEN") == "v4lue"  # it was, in fact
-    pending, unknown = audited()
-    assert (pending["outcome"], unknown["outcome"]) == ("pending", "unknown")
-    assert unknown["upstream"] is None and "may or may not" in unknown["message"]
+    assert not result.is_error, text(result)
+    assert result.structured_content is not None and result.structured_content["status"] == "created"
+    assert posts(mage, "/api/secrets") == 1 and mage.secret_value("TOKEN") == "v4lue"
+    assert audited()[-1]["outcome"] == "applied" and "settled by reading Mage back" in audited()[-1]["message"]
+
+
+async def test_a_variable_whose_request_was_lost_is_settled_as_not_applied(faulty: Faulty, mage: FakeMage) -> None:
+    faulty.cluster.inject("POST", "/api/pipelines/example_pipeline/variables", "drop")
+    async with Client(faulty.server()) as c:
+        result = await c.call_tool("set_variable", {"pipeline_uuid": "example_pipeline", "name": "day", "value": 3})
+        variables = await c.call_tool("list_variables", {"pipeline_uuid": "example_pipeline"})
+    assert result.is_error and "was not applied: nothing changed" in text(result), text(result)
+    assert variables.structured_content is not None and "day" not in json.dumps(variables.structured_content)
+    assert audited()[-1]["outcome"] == "failed" and "settled by reading Mage back" in audited()[-1]["message"]
 
 
 async def test_set_env_vars_whose_answer_was_lost_but_applied_says_applied(faulty: Faulty, cloud: FakeCloud) -> None:
