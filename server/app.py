@@ -51,7 +51,6 @@ READ_ONLY_INSTRUCTIONS = (
 )
 
 MAX_RESULT_BYTES = 100_000
-log = logging.getLogger(__name__)
 
 
 def instructions(runtime: Runtime) -> str:
@@ -174,8 +173,7 @@ class MageMCPServer(MCPServer[Runtime]):
                 detail = describe_upstream(cause, spec.plane, self.runtime.profile().setting, spec.toolset)
             elif isinstance(cause, ValidationError):
                 detail = describe_invalid_arguments(cause)
-            elif isinstance(exc, UnexpectedToolError):
-                log.error("tool %s failed", name, exc_info=cause)
+            elif isinstance(exc, UnexpectedToolError):  # the SDK has logged its traceback
                 detail = describe_unexpected(cause, self._specs[name].mutating)
             else:
                 raise
