@@ -456,8 +456,16 @@ async def _percall(url: str, email: str, password: str, rounds: int, calls: int,
     )
 
 
-def percall(rounds: int, calls: int, warmup: int) -> PerCall:
-    """Start a real Mage (auth on) in a temporary directory, measure, and always stop it."""
+@dataclass(frozen=True)
+class RealMage:
+    url: str
+    email: str
+    password: str
+
+
+@contextmanager
+def real_mage() -> Iterator[RealMage]:
+    """A real Mage (auth on) in a temporary directory, always stopped and removed afterwards."""
     project_dir = Path(tempfile.mkdtemp(prefix="mage-mcp-bench-mage-"))
     email = f"bench-{secrets.token_hex(4)}@example.com"
     password = secrets.token_urlsafe(18)
@@ -466,11 +474,17 @@ def percall(rounds: int, calls: int, warmup: int) -> PerCall:
         started = time.monotonic()
         instance = mage.start(project_dir, _closed_port(), auth=True, owner_email=email, owner_password=password)
         log(f"Mage ready at {instance.url} after {time.monotonic() - started:.1f} s")
-        return anyio.run(_percall, instance.url, email, password, rounds, calls, warmup)
+        yield RealMage(instance.url, email, password)
     finally:
         log("stopping Mage")
         mage.stop(project_dir)
         shutil.rmtree(project_dir, ignore_errors=True)
+
+
+def percall(rounds: int, calls: int, warmup: int) -> PerCall:
+    """Measure against a real Mage started for it."""
+    with real_mage() as running:
+        return anyio.run(_percall, running.url, running.email, running.password, rounds, calls, warmup)
 
 
 # --------------------------------------------------------------------------- 3. tools/list size
@@ -624,23 +638,27 @@ def render(m: Machine, cold: ColdStart | None, calls: PerCall | None, tools: Too
     return "\n".join(out)
 
 
+def part(value: Any) -> dict[str, Any] | None:
+    """A result section as JSON data, with whether it met its target."""
+    if value is None:
+        return None
+    data: dict[str, Any] = asdict(value)
+    data["ok"] = value.ok
+    return data
+
+
+def rounded(value: Any) -> Any:
+    """`value` with every float rounded to 3 decimals, at any depth."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
+
+
 def as_json(m: Machine, cold: ColdStart | None, calls: PerCall | None, tools: ToolsList | None) -> str:
-    def part(value: Any) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        data: dict[str, Any] = asdict(value)
-        data["ok"] = value.ok
-        return data
-
-    def rounded(value: Any) -> Any:
-        if isinstance(value, float):
-            return round(value, 3)
-        if isinstance(value, dict):
-            return {k: rounded(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [rounded(v) for v in value]
-        return value
-
     return json.dumps(
         rounded({"machine": asdict(m), "coldstart": part(cold), "percall": part(calls), "tools_list": part(tools)}),
         indent=2,
