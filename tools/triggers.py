@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, BaseModel, Field
 
-from mage_mcp.clients import Trigger
+from mage_mcp.clients import MageNotFoundError, Trigger
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime, Target
 
@@ -385,11 +385,52 @@ async def delete_trigger(ctx: Context[Runtime, Any], plan: Plan, trigger_id: Tri
     )
 
 
+async def settle_create(ctx: Context[Runtime, Any], plan: Plan, **_: Any) -> TriggerCreated | None:
+    """The trigger of the planned name, if it exists now: the plan saw none."""
+    changes = plan.changes
+    trigger = await runtime(ctx).cluster.find_trigger(changes["pipeline_uuid"], changes["name"], None)
+    if trigger is None:
+        return None
+    return TriggerCreated(
+        status="created",
+        trigger_id=trigger.id,
+        pipeline_uuid=trigger.pipeline_uuid,
+        active=trigger.status == "active",
+        message=f"Trigger {trigger.id} created. {plan.summary}",
+    )
+
+
+async def settle_delete(ctx: Context[Runtime, Any], plan: Plan, trigger_id: TriggerId) -> TriggerDeleted | None:
+    try:
+        await runtime(ctx).cluster.get_trigger(trigger_id)
+    except MageNotFoundError:
+        return TriggerDeleted(
+            status="deleted", trigger_id=trigger_id, pipeline_uuid=plan.changes["pipeline_uuid"], message=plan.summary
+        )
+    return None
+
+
 TOOLSET: Toolset = "triggers"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_triggers, "List triggers", "cluster"),
     reads(get_trigger, "Get trigger", "cluster"),
-    changes(create_trigger, "Create trigger", "cluster", plan=plan_create, destructive=False, idempotent=False),
+    changes(
+        create_trigger,
+        "Create trigger",
+        "cluster",
+        plan=plan_create,
+        destructive=False,
+        idempotent=False,
+        settle=settle_create,
+    ),
     changes(update_trigger, "Update trigger", "cluster", plan=plan_update, destructive=True, idempotent=True),
-    changes(delete_trigger, "Delete trigger", "cluster", plan=plan_delete, destructive=True, idempotent=True),
+    changes(
+        delete_trigger,
+        "Delete trigger",
+        "cluster",
+        plan=plan_delete,
+        destructive=True,
+        idempotent=True,
+        settle=settle_delete,
+    ),
 )

@@ -162,6 +162,26 @@ async def test_a_variable_whose_request_was_lost_is_settled_as_not_applied(fault
     assert audited()[-1]["outcome"] == "failed" and "settled by reading Mage back" in audited()[-1]["message"]
 
 
+async def test_a_trigger_whose_answer_was_lost_is_settled_by_its_name(faulty: Faulty, mage: FakeMage) -> None:
+    faulty.cluster.inject("POST", "/api/pipelines/example_pipeline/pipeline_schedules", "lose_answer")
+    arguments = {"pipeline_uuid": "example_pipeline", "name": "hourly", "type": "time", "schedule": "@hourly"}
+    async with Client(faulty.server()) as c:
+        result = await c.call_tool("create_trigger", arguments)
+    assert not result.is_error, text(result)
+    assert result.structured_content is not None and result.structured_content["status"] == "created"
+    created = [t for t in mage.pipeline_schedules.values() if t["name"] == "hourly"]
+    assert len(created) == 1 and result.structured_content["trigger_id"] == created[0]["id"]
+
+
+async def test_a_trigger_delete_that_never_arrived_is_settled_as_not_applied(faulty: Faulty, mage: FakeMage) -> None:
+    trigger = mage.add_trigger("example_pipeline", name="old")
+    faulty.cluster.inject("DELETE", f"/api/pipeline_schedules/{trigger['id']}", "drop")
+    async with Client(faulty.server()) as c:
+        result = await c.call_tool("delete_trigger", {"trigger_id": trigger["id"]})
+    assert result.is_error and "was not applied: nothing changed" in text(result), text(result)
+    assert trigger["id"] in mage.pipeline_schedules
+
+
 async def test_set_env_vars_whose_answer_was_lost_but_applied_says_applied(faulty: Faulty, cloud: FakeCloud) -> None:
     faulty.cloud_api.inject("PUT", CLUSTER_PATH, "lose_answer")
     async with Client(faulty.server()) as c:
