@@ -103,7 +103,8 @@ class CloudClient(HttpClient):
         if change(now) is not None:
             raise MageApiError(
                 f"Mage Cloud's answer to the change of {_what(team_id, cluster_id)} was lost, and reading the "
-                "cluster back shows the change was not applied: nothing changed. The call can be repeated."
+                "cluster back shows the change was not applied: nothing changed.",
+                hint="The call can be repeated.",
             )
         return now
 

@@ -78,6 +78,8 @@ class MageMCPServer(MCPServer[Runtime]):
         self._specs = {spec.name: spec for spec in tools}
         self._hidden = dict(hidden or {})
         self._listed: list[MCPTool] | None = None
+        self._numeric: dict[str, set[str]] = {}
+        """Each listed tool's integer and number arguments (from its listed schema)."""
 
         @asynccontextmanager
         async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
@@ -100,6 +102,14 @@ class MageMCPServer(MCPServer[Runtime]):
     async def list_tools(self) -> list[MCPTool]:
         if self._listed is None:
             self._listed = [self._listed_form(tool) for tool in await super().list_tools()]
+            self._numeric = {
+                tool.name: {
+                    argument
+                    for argument, schema in tool.input_schema.get("properties", {}).items()
+                    if schema.get("type") in ("integer", "number")
+                }
+                for tool in self._listed
+            }
         return self._listed
 
     def _listed_form(self, tool: MCPTool) -> MCPTool:
@@ -142,13 +152,8 @@ class MageMCPServer(MCPServer[Runtime]):
 
     async def _refuse_booleans_as_numbers(self, name: str, arguments: dict[str, Any]) -> None:
         """pydantic takes `true` for the integer 1; an id or a count given as a boolean is a mistake to refuse."""
-        listed = next(tool for tool in await self.list_tools() if tool.name == name)
-        properties = listed.input_schema.get("properties", {})
-        wrong = [
-            argument
-            for argument, value in arguments.items()
-            if isinstance(value, bool) and properties.get(argument, {}).get("type") in ("integer", "number")
-        ]
+        await self.list_tools()  # fills `_numeric` once
+        wrong = [arg for arg, value in arguments.items() if isinstance(value, bool) and arg in self._numeric[name]]
         if wrong:
             detail = "; ".join(f"{argument}: must be a number, not true or false" for argument in wrong)
             raise ToolError(f"Error executing tool {name}: Invalid arguments: {detail}")
@@ -195,7 +200,8 @@ def build_server(
     settings: Settings | None = None, runtime: Runtime | None = None, tools: Sequence[ToolSpec] = TOOLS
 ) -> MageMCPServer:
     """The server the settings select; raises `SelectionError` for a tool in no toolset, an unknown
-    toolset or tool name, or a selection that leaves no tool."""
+    toolset or tool name, or a selection that leaves no tool, and (building the runtime)
+    `ProfileConfigError` for a bad profiles file and `AuditError` for an audit log it cannot write."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime = runtime or Runtime(settings or Settings())
     selection = select(tools, runtime.settings)

@@ -43,7 +43,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, PrivateAttr
 from pydantic.json_schema import SkipJsonSchema
 
-from mage_mcp.clients.errors import MageOutcomeUnknownError
+from mage_mcp.clients.errors import MageError, MageOutcomeUnknownError
 
 from .attempts import Attempt
 from .audit import AuditLog, AuditOutcome
@@ -383,10 +383,13 @@ async def _applied_or_settled(
 ) -> Outcome:
     try:
         return await apply(ctx, plan, **call)
-    except MageOutcomeUnknownError:
+    except MageOutcomeUnknownError as lost:
         if settle is None:
             raise
-        outcome = await settle(ctx, plan, **call)
+        try:
+            outcome = await settle(ctx, plan, **call)
+        except MageError:  # Mage cannot be read either: the outcome stays unknown
+            raise lost from None
     if outcome is None:
         raise ToolError(_NOT_APPLIED)
     return outcome

@@ -1,7 +1,8 @@
 """What of a call's arguments may be written down (audit log, plans): secret values become `***`.
 
-Every argument goes through `redacted`: values under credential-like keys, and the value of every
-`{"name", "value"}` entry (the shape of an environment variable), are masked at any depth. A tool
+Every argument goes through `redacted`: values under credential-like names (an argument's own name too),
+and the value of every `{"name", "value"}` entry (the shape of an environment variable), are masked at any
+depth. A tool
 marks what that cannot see in its argument's type: `Sensitive` masks the whole value (a secret's
 value), `SensitiveValues` every value of a mapping, keeping its keys (env vars by name).
 """
@@ -54,7 +55,10 @@ def argument_masker(fn: Callable[..., Any]) -> Callable[[Mapping[str, Any]], dic
     }
 
     def masked(arguments: Mapping[str, Any]) -> dict[str, Any]:
-        return {name: _masked(value, marks.get(name)) for name, value in arguments.items()}
+        return {
+            name: MASK if CREDENTIAL.search(name) and value is not None else _masked(value, marks.get(name))
+            for name, value in arguments.items()
+        }
 
     return masked
 

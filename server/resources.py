@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
+import anyio.to_thread
 from mcp import MCPError
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -59,7 +60,7 @@ def add_resources(server: MCPServer[Runtime], runtime: Runtime, served: Collecti
     its tool reads, so toolsets that leave the tool out leave the template out too)."""
 
     async def read_audit() -> str:
-        return recent_audit(runtime)
+        return await anyio.to_thread.run_sync(recent_audit, runtime)  # file reads off the event loop
 
     server.resource(
         AUDIT_URI,

@@ -91,7 +91,7 @@ async def create_secret(ctx: Context[Runtime, Any], plan: Plan, name: SecretName
         if _UNIQUE_VIOLATION.search(exc.message):  # created by someone else since the plan
             raise _already_exists(name) from None
         raise
-    return SecretChange(status="created", name=secret.name, message=f"Secret {secret.name!r} created.")
+    return _changed(secret.name, "created")
 
 
 async def plan_delete(ctx: Context[Runtime, Any], name: ExistingName) -> Plan:
@@ -108,7 +108,7 @@ async def plan_delete(ctx: Context[Runtime, Any], name: ExistingName) -> Plan:
 async def delete_secret(ctx: Context[Runtime, Any], plan: Plan, name: ExistingName) -> SecretChange:
     """Delete a project secret by name."""
     await runtime(ctx).cluster.delete_secret(name)
-    return SecretChange(status="deleted", name=name, message=f"Secret {name!r} deleted.")
+    return _changed(name, "deleted")
 
 
 async def settle_create(
@@ -116,13 +116,17 @@ async def settle_create(
 ) -> SecretChange | None:
     if await runtime(ctx).cluster.find_secret(name) is None:  # the plan saw no secret of that name
         return None
-    return SecretChange(status="created", name=name, message=f"Secret {name!r} created.")
+    return _changed(name, "created")
 
 
 async def settle_delete(ctx: Context[Runtime, Any], plan: Plan, name: ExistingName) -> SecretChange | None:
     if await runtime(ctx).cluster.find_secret(name) is not None:
         return None
-    return SecretChange(status="deleted", name=name, message=f"Secret {name!r} deleted.")
+    return _changed(name, "deleted")
+
+
+def _changed(name: str, status: str) -> SecretChange:
+    return SecretChange(status=status, name=name, message=f"Secret {name!r} {status}.")
 
 
 TOOLSET: Toolset = "secrets"

@@ -234,13 +234,7 @@ async def create_trigger(
         start_time=start_time,
         variables=variables,
     )
-    return TriggerCreated(
-        status="created",
-        trigger_id=trigger.id,
-        pipeline_uuid=trigger.pipeline_uuid,
-        active=trigger.status == "active",
-        message=f"Trigger {trigger.id} created. {plan.summary}",
-    )
+    return _created(trigger, plan)
 
 
 def _activation(kind: str, schedule: str | None, start_time: datetime | None, active: bool | None) -> str:
@@ -380,9 +374,7 @@ async def plan_delete(ctx: Context[Runtime, Any], trigger_id: TriggerId) -> Plan
 async def delete_trigger(ctx: Context[Runtime, Any], plan: Plan, trigger_id: TriggerId) -> TriggerDeleted:
     """Delete a trigger (its schedule stops, its token stops working); returns the deleted trigger's id."""
     await runtime(ctx).cluster.delete_trigger(trigger_id)
-    return TriggerDeleted(
-        status="deleted", trigger_id=trigger_id, pipeline_uuid=plan.changes["pipeline_uuid"], message=plan.summary
-    )
+    return _deleted(trigger_id, plan)
 
 
 async def settle_create(ctx: Context[Runtime, Any], plan: Plan, **_: Any) -> TriggerCreated | None:
@@ -391,6 +383,18 @@ async def settle_create(ctx: Context[Runtime, Any], plan: Plan, **_: Any) -> Tri
     trigger = await runtime(ctx).cluster.find_trigger(changes["pipeline_uuid"], changes["name"], None)
     if trigger is None:
         return None
+    return _created(trigger, plan)
+
+
+async def settle_delete(ctx: Context[Runtime, Any], plan: Plan, trigger_id: TriggerId) -> TriggerDeleted | None:
+    try:
+        await runtime(ctx).cluster.get_trigger(trigger_id)
+    except MageNotFoundError:
+        return _deleted(trigger_id, plan)
+    return None
+
+
+def _created(trigger: Trigger, plan: Plan) -> TriggerCreated:
     return TriggerCreated(
         status="created",
         trigger_id=trigger.id,
@@ -400,14 +404,10 @@ async def settle_create(ctx: Context[Runtime, Any], plan: Plan, **_: Any) -> Tri
     )
 
 
-async def settle_delete(ctx: Context[Runtime, Any], plan: Plan, trigger_id: TriggerId) -> TriggerDeleted | None:
-    try:
-        await runtime(ctx).cluster.get_trigger(trigger_id)
-    except MageNotFoundError:
-        return TriggerDeleted(
-            status="deleted", trigger_id=trigger_id, pipeline_uuid=plan.changes["pipeline_uuid"], message=plan.summary
-        )
-    return None
+def _deleted(trigger_id: int, plan: Plan) -> TriggerDeleted:
+    return TriggerDeleted(
+        status="deleted", trigger_id=trigger_id, pipeline_uuid=plan.changes["pipeline_uuid"], message=plan.summary
+    )
 
 
 TOOLSET: Toolset = "triggers"

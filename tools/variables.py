@@ -155,12 +155,7 @@ async def set_variable(
     else:
         await cluster.create_variable(pipeline_uuid, name, value)
         status = "created"
-    return VariableChange(
-        status=status,
-        pipeline_uuid=pipeline_uuid,
-        name=name,
-        message=f"Variable {name!r} of pipeline {pipeline_uuid!r} {status}.",
-    )
+    return _changed(pipeline_uuid, name, status)
 
 
 # -- delete -----------------------------------------------------------------------------------
@@ -185,9 +180,7 @@ async def delete_variable(
 ) -> VariableChange:
     """Delete one variable of a pipeline."""
     await runtime(ctx).cluster.delete_variable(pipeline_uuid, name)
-    return VariableChange(
-        status="deleted", pipeline_uuid=pipeline_uuid, name=name, message=f"Variable {name!r} deleted."
-    )
+    return _changed(pipeline_uuid, name, "deleted")
 
 
 async def settle_set(
@@ -196,13 +189,7 @@ async def settle_set(
     current = await runtime(ctx).cluster.list_variables(pipeline_uuid)
     if name not in current or current[name] != value:
         return None
-    status = "updated" if plan.changes["action"] == "update" else "created"
-    return VariableChange(
-        status=status,
-        pipeline_uuid=pipeline_uuid,
-        name=name,
-        message=f"Variable {name!r} of {pipeline_uuid!r} {status}.",
-    )
+    return _changed(pipeline_uuid, name, "updated" if plan.changes["action"] == "update" else "created")
 
 
 async def settle_delete(
@@ -210,9 +197,12 @@ async def settle_delete(
 ) -> VariableChange | None:
     if name in await runtime(ctx).cluster.list_variables(pipeline_uuid):
         return None
-    return VariableChange(
-        status="deleted", pipeline_uuid=pipeline_uuid, name=name, message=f"Variable {name!r} deleted."
-    )
+    return _changed(pipeline_uuid, name, "deleted")
+
+
+def _changed(pipeline_uuid: str, name: str, status: str) -> VariableChange:
+    message = f"Variable {name!r} of pipeline {pipeline_uuid!r} {status}."
+    return VariableChange(status=status, pipeline_uuid=pipeline_uuid, name=name, message=message)
 
 
 TOOLSET: Toolset = "variables"

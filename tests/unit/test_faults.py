@@ -152,6 +152,16 @@ async def test_a_secret_whose_answer_was_lost_is_settled_by_reading_it_back(
     assert audited()[-1]["outcome"] == "applied" and "settled by reading Mage back" in audited()[-1]["message"]
 
 
+async def test_a_lost_answer_stays_unknown_when_mage_cannot_be_read_back(faulty: Faulty, mage: FakeMage) -> None:
+    faulty.cluster.inject("POST", "/api/secrets", "lose_answer")
+    faulty.cluster.inject("GET", "/api/secrets", "refuse", times=100, after=1)  # the plan's read goes through
+    async with Client(faulty.server()) as c:
+        result = await c.call_tool("create_secret", {"name": "TOKEN", "value": "v4lue"})
+    assert result.is_error and "may or may not have been applied" in text(result), text(result)
+    assert "Read it back with list_secrets" in text(result)
+    assert audited()[-1]["outcome"] == "unknown"
+
+
 async def test_a_variable_whose_request_was_lost_is_settled_as_not_applied(faulty: Faulty, mage: FakeMage) -> None:
     faulty.cluster.inject("POST", "/api/pipelines/example_pipeline/variables", "drop")
     async with Client(faulty.server()) as c:
@@ -200,6 +210,7 @@ async def test_set_env_vars_whose_request_was_lost_says_nothing_changed(faulty: 
     async with Client(faulty.server()) as c:
         result = await c.call_tool("set_env_vars", {"env_vars": {"GREETING": "hello"}})
     assert result.is_error and "was not applied: nothing changed" in text(result)
+    assert "The call can be repeated" in text(result) and "on its own side" not in text(result)
     assert "GREETING" not in env_names(cloud) and faulty.cloud_api.tried("PUT", CLUSTER_PATH) == 1
     pending, failed = audited()
     assert (pending["outcome"], failed["outcome"]) == ("pending", "failed")

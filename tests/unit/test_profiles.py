@@ -167,7 +167,8 @@ async def test_a_read_only_profile_refuses_changes_before_asking_or_sending(
     prompts: list[str] = []
     server = two_profile_server(config(tmp_path, dev, prod, monkeypatch, read_only=True), dev, prod)
     async with Client(server, elicitation_callback=answer("accept", {"confirm": True}, prompts)) as c:
-        refused = await c.call_tool("create_secret", {"name": "TOKEN", "value": SECRET, "profile": "prod"})
+        secret_call = {"name": "TOKEN", "value": SECRET, "profile": "prod", "confirmation_token": "tok-8f3a"}
+        refused = await c.call_tool("create_secret", secret_call)
         assert structured(await c.call_tool("list_secrets", {"profile": "prod"}))["profile"] == "prod"
         applied = await c.call_tool("create_secret", {"name": "TOKEN", "value": SECRET})
     assert "read_only = true in [profiles.prod]" in error_text(refused) and "nothing was sent" in error_text(refused)
@@ -176,7 +177,7 @@ async def test_a_read_only_profile_refuses_changes_before_asking_or_sending(
     refusal, pending, done = audited()
     assert (refusal["profile"], refusal["outcome"], refusal["arguments"]["value"]) == ("prod", "refused", "***")
     assert (pending["outcome"], done["outcome"], done["profile"]) == ("pending", "applied", "dev")
-    assert SECRET not in audit_text()
+    assert SECRET not in audit_text() and "tok-8f3a" not in audit_text()
 
 
 async def test_a_token_is_bound_to_its_profile_and_fallbacks_are_per_profile(
