@@ -35,6 +35,7 @@ READY_TIMEOUT_S = 30  # cloud.env after the process starts (no cluster to wait f
 EXIT_TIMEOUT_S = 20  # after SIGTERM, stopping the clusters it runs
 MAGE_UP_TIMEOUT_S = 120  # Mage with auth usually answers after about 9 s
 RUN_TIMEOUT_S = 90  # a hello_mage run usually completes in about 3 s
+UNSCHEDULED_S = 45  # a run none of whose blocks started by then was not scheduled by Mage
 
 
 def mode(path: Path) -> int:
@@ -285,7 +286,15 @@ async def run_hello_mage(mage_api: MageApi, name: str) -> str:
     """
     assert {hello_mage.PIPELINE_UUID, "example_pipeline"} <= set(await mage_api.pipeline_uuids())
     run_id = await mage_api.start_run(hello_mage.PIPELINE_UUID, {"name": name})
-    run = await mage_api.wait_run(run_id, RUN_TIMEOUT_S)
+    try:
+        run = await mage_api.wait_run(run_id, UNSCHEDULED_S)
+    except ApiFailure:
+        if any(b["status"] != "initial" for b in (await mage_api.block_runs(run_id)).values()):
+            raise
+        # Mage 0.9.80 at times never schedules a fresh project's run (seen in CI about once in five runs):
+        # no block run leaves "initial". That is Mage's scheduler, not the cluster under test: start one more.
+        run_id = await mage_api.start_run(hello_mage.PIPELINE_UUID, {"name": name})
+        run = await mage_api.wait_run(run_id, RUN_TIMEOUT_S)
     assert run["status"] == "completed", run
     block_runs = await mage_api.block_runs(run_id)
     assert {b: r["status"] for b, r in block_runs.items()} == {
