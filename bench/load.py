@@ -38,9 +38,9 @@ import httpx
 from mcp import Client
 
 from mage_mcp.local import mage
-from mage_mcp.server import confirmation
 from mage_mcp.server.confirmation import ConfirmationTokens, TokenError
 from mage_mcp.server.idempotency import IdempotencyKeys
+from mage_mcp.server.state import MAX_ENTRIES, ProcessState
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # bench.py is a script next to this one, not a package module
@@ -436,57 +436,59 @@ def deep_bytes(value: Any) -> int:
     return size
 
 
-def confirmation_tokens(count: int) -> TokenStore:
+async def confirmation_tokens(count: int) -> TokenStore:
     """Issue and redeem `count` tokens, 1 ms of fake time apart: all within the 300 s TTL."""
     clock = FakeClock()
-    tokens = ConfirmationTokens(300, clock=clock)
+    state = ProcessState(clock=clock)
+    tokens = ConfirmationTokens(300, state, clock=clock)
     redeemed = refused = 0
     started = time.perf_counter()
     for i in range(count):
         arguments = {"pipeline_uuid": f"p{i}", "profile": "default"}
         token, _ = tokens.issue("trigger_pipeline", arguments)
         try:
-            tokens.redeem(token, "trigger_pipeline", arguments)
+            await tokens.redeem(token, "trigger_pipeline", arguments)
             redeemed += 1
         except TokenError:
             refused += 1
         clock.now += 0.001
-    used: dict[str, float] = tokens._used
-    cap = getattr(confirmation, "MAX_USED_TOKENS", None)
+    used: dict[str, float] = state._claims
     return TokenStore(
         issued=count,
         redeemed=redeemed,
         refused_over_cap=refused,
         used_kept=len(used),
-        cap=cap if isinstance(cap, int) else None,
+        cap=MAX_ENTRIES,
         deep_bytes=deep_bytes(used),
         seconds=time.perf_counter() - started,
     )
 
 
-def idempotency_keys(count: int) -> KeyStore:
+async def idempotency_keys(count: int) -> KeyStore:
     """Remember `count` keys (a small result each) within the TTL, taking each key's lock as the tools do."""
     clock = FakeClock()
-    keys = IdempotencyKeys(clock=clock)
+    state = ProcessState(clock=clock)
+    keys = IdempotencyKeys(state, "default")
     started = time.perf_counter()
     for i in range(count):
         key = f"key-{i}"
-        keys.lock("default", key)
-        keys.remember("default", key, {"pipeline_uuid": "p", "variables": {"n": i}}, {"status": "started", "id": i})
+        async with keys.lock("trigger_pipeline", key):
+            arguments = {"pipeline_uuid": "p", "variables": {"n": i}}
+            await keys.remember("trigger_pipeline", key, arguments, {"status": "started", "id": i})
         clock.now += 0.001
     return KeyStore(
         remembered=count,
-        kept=len(keys),
-        capacity=keys._capacity,
-        locks_kept=len(keys._locks),
-        deep_bytes=deep_bytes(dict(keys._entries)),
+        kept=len(state._values),
+        capacity=state._capacity,
+        locks_kept=len(state._locks),
+        deep_bytes=deep_bytes(dict(state._values)),
         seconds=time.perf_counter() - started,
     )
 
 
 def stores(count: int) -> Stores:
     log(f"stores: {count:,} confirmation tokens and {count:,} idempotency keys, in process")
-    return Stores(confirmation_tokens(count), idempotency_keys(count))
+    return Stores(anyio.run(confirmation_tokens, count), anyio.run(idempotency_keys, count))
 
 
 # --------------------------------------------------------------------------- report
@@ -550,7 +552,7 @@ def render_stores(add: Callable[[str], None], s: Stores) -> None:
     add("3. In-process stores (fake clock, every entry within its TTL)")
     add(
         f"   ConfirmationTokens: {t.issued:,} issued, {t.redeemed:,} redeemed, {t.refused_over_cap:,} refused over the "
-        f"cap; used kept {t.used_kept:,} (MAX_USED_TOKENS {cap}), ~{t.deep_bytes / 1024:,.0f} KiB; "
+        f"cap; used kept {t.used_kept:,} (cap {cap}), ~{t.deep_bytes / 1024:,.0f} KiB; "
         f"{t.seconds:.1f} s ({t.seconds / t.issued * 1e6:,.0f} µs per issue+redeem) {_mark(t.ok)}"
     )
     add(

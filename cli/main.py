@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     from mage_mcp.server.config import Settings
     from mage_mcp.server.profiles import ProfileConfigError
     from mage_mcp.server.selection import SelectionError
+    from mage_mcp.server.state import StateConfigError
     from mage_mcp.server.transports import UnsafeBindError, serve
 
     try:
@@ -70,9 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as exc:
         fields = ", ".join(str(e["loc"][0]).upper() for e in exc.errors(include_input=False))
         sys.exit(f"mage-mcp: invalid configuration in {fields}; see the README's configuration table.")
+    if (warning := settings.replica_warning()) is not None:
+        print(f"mage-mcp: warning: {warning}", file=sys.stderr)
     try:
         server = build_server(settings)
-    except (SelectionError, ProfileConfigError, AuditError) as exc:
+    except (SelectionError, ProfileConfigError, AuditError, StateConfigError) as exc:
         sys.exit(f"mage-mcp: {exc}")
     try:
         serve(server, args.transport, args.host, args.port)

@@ -6,13 +6,15 @@ written whole at `/teams/{team}/clusters/{cluster}`; start, stop and environment
 are all edits of its `config` and `status`, sent back with every other field unchanged.
 
 The API has no version field, so two read-modify-write updates could lose each other's
-change. `update_cluster` serialises the writes this client makes to one cluster and applies
-the caller's change to a fresh read inside the lock.
+change. `update_cluster` serialises the writes to one cluster and applies the caller's change to
+a fresh read inside the lock: this client's own lock, or one the caller shares with other
+processes (`lock`, called with a name for the cluster).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
 
@@ -48,13 +50,15 @@ class CloudClient(HttpClient):
         password: str,
         timeout: httpx.Timeout | float = _DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
+        lock: Callable[[str], AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         super().__init__(base_url, "", api_key, timeout, transport)
         self._email = email
         self._password = password
         self._token: str | None = None
         self._login_lock = anyio.Lock()
-        self._cluster_locks: dict[tuple[str, str], anyio.Lock] = {}
+        self._cluster_locks: dict[str, anyio.Lock] = {}
+        self._lock = lock or self._own_lock
 
     async def get_cluster(self, team_id: str, cluster_id: str) -> Cluster:
         body = await self._request("GET", _cluster_path(team_id, cluster_id), what=_what(team_id, cluster_id))
@@ -108,8 +112,11 @@ class CloudClient(HttpClient):
             )
         return now
 
-    def _lock_for(self, team_id: str, cluster_id: str) -> anyio.Lock:
-        return self._cluster_locks.setdefault((team_id, cluster_id), anyio.Lock())
+    def _lock_for(self, team_id: str, cluster_id: str) -> AbstractAsyncContextManager[Any]:
+        return self._lock(f"{self.base_url}/teams/{team_id}/clusters/{cluster_id}")
+
+    def _own_lock(self, name: str) -> anyio.Lock:
+        return self._cluster_locks.setdefault(name, anyio.Lock())
 
     async def _request(self, method: str, path: str, *, json: Any = None, what: str) -> dict[str, Any]:
         if self._token is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from mcp import MCPError
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, RequestStateSecurity
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, TextContent
@@ -22,6 +22,7 @@ from mage_mcp.clients import MageError
 from mage_mcp.tools import TOOLS, ToolSpec
 
 from .config import Settings
+from .confirmation import derived_key
 from .errors import describe_invalid_arguments, describe_unexpected, describe_upstream
 from .profile_calls import on_profile, refuse_on_read_only_profile, with_profile_argument
 from .profiles import Profile, UnknownProfileError
@@ -93,6 +94,7 @@ class MageMCPServer(MCPServer[Runtime]):
             lifespan=lifespan,
             log_level="WARNING",
             tools=[Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations) for spec in tools],
+            request_state_security=_shared_request_state(runtime.shared_secret),
         )
         served = [spec.name for spec in tools]
         add_resources(self, runtime, served)
@@ -194,6 +196,11 @@ class MageMCPServer(MCPServer[Runtime]):
                 update={"structured_content": structured, "content": [TextContent(type="text", text=text)]}
             )
         return result
+
+
+def _shared_request_state(secret: bytes | None) -> RequestStateSecurity | None:
+    """With a shared secret, an elicitation round may land on any replica (2026-07-28 seals it in the request)."""
+    return RequestStateSecurity(keys=[derived_key(secret, "request state")]) if secret else None
 
 
 def build_server(

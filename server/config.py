@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     mage_mcp_confirm_fallback: ConfirmFallback = "token"
     mage_mcp_confirm_ttl_s: int = Field(default=300, gt=0, le=86_400)
     mage_mcp_auth_token: SecretStr | None = None
+    mage_mcp_allowed_hosts: Names = None
+    """Host names besides loopback that HTTP requests may name (a load balancer's public name)."""
+    mage_mcp_state_url: SecretStr | None = None
+    """`redis://…`: state shared by replicas (used tokens, idempotency keys, write locks); unset: this process."""
+    mage_mcp_confirm_secret: SecretStr | None = Field(default=None, min_length=32)
+    """Shared by replicas so each honours the others' confirmation tokens and elicitation rounds."""
 
     mage_mcp_config: Path | None = None
     """The profiles file; unset means `profiles.default_config_path()` if it exists, else one profile from these."""
@@ -45,13 +51,31 @@ class Settings(BaseSettings):
     mage_mcp_tools: Names = None
     mage_mcp_exclude_tools: Names = None
 
-    @field_validator("mage_mcp_toolsets", "mage_mcp_tools", "mage_mcp_exclude_tools", mode="before")
+    @field_validator(
+        "mage_mcp_toolsets", "mage_mcp_tools", "mage_mcp_exclude_tools", "mage_mcp_allowed_hosts", mode="before"
+    )
     @classmethod
     def _split_names(cls, value: object) -> object:
         if isinstance(value, str):
             names = tuple(name.strip() for name in value.split(",") if name.strip())
             return names or None
         return value
+
+    def replica_warning(self) -> str | None:
+        """What a half-configured set of replicas gets wrong, or None."""
+        if self.mage_mcp_confirm_secret is not None and self.mage_mcp_state_url is None:
+            return (
+                "MAGE_MCP_CONFIRM_SECRET is set without MAGE_MCP_STATE_URL: replicas honour each other's "
+                "confirmation tokens, but each remembers only its own used ones, so a token works once per replica. "
+                "Set MAGE_MCP_STATE_URL=redis://… to share them."
+            )
+        if self.mage_mcp_state_url is not None and self.mage_mcp_confirm_secret is None:
+            return (
+                "MAGE_MCP_STATE_URL is set without MAGE_MCP_CONFIRM_SECRET: each replica signs with a key of its own, "
+                "so a confirmation token or elicitation round works only on the replica that issued it. "
+                "Set the same MAGE_MCP_CONFIRM_SECRET (32 characters or more) on every replica."
+            )
+        return None
 
     def missing_cloud_credentials(self) -> list[str]:
         """Names of the Cloud variables that are not set (empty when the Cloud plane is usable)."""

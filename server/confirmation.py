@@ -50,6 +50,7 @@ from .audit import AuditLog, AuditOutcome
 from .config import ConfirmFallback
 from .profiles import Profile
 from .redaction import argument_masker
+from .state import MAX_ENTRIES, SharedState, StateFullError
 
 
 class Plan(BaseModel):
@@ -146,22 +147,26 @@ class TokenError(ToolError):
     """A confirmation token was refused: nothing was sent to Mage."""
 
 
-MAX_USED_TOKENS = 10_000
-"""Used tokens remembered at once (each until it expires); a flood beyond it is refused, never forgotten early."""
-
-
 class ConfirmationTokens:
     """HMAC-signed, single-use tokens bound to a tool and its exact arguments.
 
-    The key is per process, so a token from another server process is foreign. Used
-    tokens are remembered until they expire, which is when they would be refused anyway.
+    The key is this process's own unless a shared secret is given (`MAGE_MCP_CONFIRM_SECRET`), which
+    lets every replica honour the others' tokens. A used token is claimed in the shared state until
+    it expires, which is when it would be refused anyway.
     """
 
-    def __init__(self, ttl_s: int, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        ttl_s: int,
+        state: SharedState,
+        *,
+        secret: bytes | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._ttl_s = ttl_s
+        self._state = state
         self._clock = clock
-        self._key = secrets.token_bytes(32)
-        self._used: dict[str, float] = {}
+        self._key = derived_key(secret, "confirmation tokens") if secret else secrets.token_bytes(32)
 
     def issue(self, tool: str, arguments: Mapping[str, Any]) -> tuple[str, datetime]:
         expires = int(self._clock()) + self._ttl_s
@@ -169,30 +174,29 @@ class ConfirmationTokens:
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{body}.{self._sign(body)}", datetime.fromtimestamp(expires, UTC)
 
-    def redeem(self, token: str, tool: str, arguments: Mapping[str, Any]) -> None:
+    async def redeem(self, token: str, tool: str, arguments: Mapping[str, Any]) -> None:
         """Accept the token once for exactly this call, or raise `TokenError` saying why."""
         claims = self._verified_claims(token)
         if claims.get("t") != tool:
             raise TokenError(f"This confirmation token was issued for {claims.get('t')!r}, not {tool!r}. {_RETRY}")
         if claims.get("a") != self._digest(arguments):
             raise TokenError(f"This confirmation token was issued for other arguments. {_RETRY}")
-        now = self._clock()
-        self._forget_expired(now)
-        if now >= claims["e"]:
+        if self._clock() >= claims["e"]:
             raise TokenError(f"This confirmation token has expired. {_RETRY}")
-        if claims["n"] in self._used:
-            raise TokenError(f"This confirmation token was already used; a token works once. {_RETRY}")
-        if len(self._used) >= MAX_USED_TOKENS:  # every used token is kept until it expires: bound the memory
+        try:
+            first_use = await self._state.claim(f"token:{claims['n']}", claims["e"])
+        except StateFullError:
             raise TokenError(
-                f"More than {MAX_USED_TOKENS:,} changes were confirmed within {self._ttl_s} s; nothing was changed. "
+                f"More than {MAX_ENTRIES:,} changes were confirmed within {self._ttl_s} s; nothing was changed. "
                 "Repeat the call with this token in a little while."
-            )
-        self._used[claims["n"]] = claims["e"]
+            ) from None
+        if not first_use:
+            raise TokenError(f"This confirmation token was already used; a token works once. {_RETRY}")
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
         body, _, signature = token.partition(".")
         if not signature or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
-            raise TokenError(f"This confirmation token was not issued by this server process. {_RETRY}")
+            raise TokenError(f"This confirmation token was not issued by this server. {_RETRY}")
         claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         return claims
 
@@ -204,9 +208,10 @@ class ConfirmationTokens:
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
 
-    def _forget_expired(self, now: float) -> None:
-        for nonce in [n for n, expires in self._used.items() if expires <= now]:
-            del self._used[nonce]
+
+def derived_key(secret: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, so one shared secret never serves two."""
+    return hmac.new(secret, f"mage-mcp {purpose}".encode(), hashlib.sha256).digest()
 
 
 _RETRY = "Nothing was changed. Call the tool again without confirmation_token to get a new plan and token."
@@ -218,11 +223,11 @@ ConfirmedBy = Literal["elicitation", "token", "allow"]
 class ConfirmationGate:
     """Turns a consent outcome into how the change was confirmed, a `Halt` result, or a refusal."""
 
-    def __init__(self, fallback: ConfirmFallback, ttl_s: int, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, fallback: ConfirmFallback, tokens: ConfirmationTokens) -> None:
         self.fallback = fallback
-        self.tokens = ConfirmationTokens(ttl_s, clock=clock)
+        self.tokens = tokens
 
-    def settle(
+    async def settle(
         self,
         tool: str,
         arguments: Mapping[str, Any],
@@ -242,9 +247,9 @@ class ConfirmationGate:
             if consent.data.confirm:
                 return "elicitation"
             return _halt("declined", "Nothing changed: the change was not confirmed.")
-        return self._fallback(tool, arguments, plan, confirmation_token, fallback or self.fallback)
+        return await self._fallback(tool, arguments, plan, confirmation_token, fallback or self.fallback)
 
-    def _fallback(
+    async def _fallback(
         self,
         tool: str,
         arguments: Mapping[str, Any],
@@ -257,7 +262,7 @@ class ConfirmationGate:
         if fallback == "deny":
             raise ToolError(_DENIED)
         if confirmation_token is not None:
-            self.tokens.redeem(confirmation_token, tool, arguments)
+            await self.tokens.redeem(confirmation_token, tool, arguments)
             return "token"
         token, expires_at = self.tokens.issue(tool, arguments)
         return Halt(
@@ -324,7 +329,7 @@ def confirmed(
     tool's arguments are `apply`'s (without `ctx` and `plan`) plus `confirmation_token`; the
     token binds the tool's name and every one of them, so none can be forgotten. `settle`, called
     like `apply` when the answer to its change was lost, reads Mage: the outcome when the change
-    took effect, None when it did not.
+    took effect, None when it did not, and `Undecided` when Mage shows part of it.
     """
     hints = typing.get_type_hints(apply, include_extras=True)
     result_type: type[Outcome] = hints["return"]
@@ -351,7 +356,7 @@ def confirmed(
         attempt = Attempt(holder.audit, profile.name, name, masked(call))
         bound = {**call, "profile": profile.name}  # a token for one target never applies to another
         try:
-            settled = holder.gate.settle(name, bound, the_plan, consent, token, fallback=profile.confirm_fallback)
+            settled = await holder.gate.settle(name, bound, the_plan, consent, token, fallback=profile.confirm_fallback)
         except ToolError as exc:
             await attempt.ended("refused" if isinstance(exc, TokenError) else "denied", message=str(exc))
             raise
@@ -390,9 +395,16 @@ async def _applied_or_settled(
             outcome = await settle(ctx, plan, **call)
         except MageError:  # Mage cannot be read either: the outcome stays unknown
             raise lost from None
+        except Undecided as seen:
+            raise MageOutcomeUnknownError(f"{lost.message} Reading Mage back: {seen}", hint=lost.hint) from None
     if outcome is None:
         raise ToolError(_NOT_APPLIED)
     return outcome
+
+
+class Undecided(Exception):
+    """What a `settle` raises when Mage shows part of the change, or a state the change cannot explain:
+    the outcome stays unknown, and the message says what Mage shows."""
 
 
 _NOT_APPLIED = (

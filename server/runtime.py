@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import SecretStr
 
 from mage_mcp.clients import Credentials
 
 from .audit import AuditLog
 from .config import Settings
-from .confirmation import ConfirmationGate
+from .confirmation import ConfirmationGate, ConfirmationTokens
 from .idempotency import IdempotencyKeys
 from .profiles import Profile, Profiles, load_profiles
+from .state import SharedState, shared_state
 
 if TYPE_CHECKING:
     import httpx
@@ -49,11 +51,13 @@ class Target:
     def __init__(
         self,
         profile: Profile,
+        state: SharedState,
         cluster_transport: httpx.AsyncBaseTransport | None = None,
         cloud_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.profile = profile
-        self.idempotency = IdempotencyKeys()
+        self.idempotency = IdempotencyKeys(state, profile.name)
+        self._state = state
         self._cluster_transport = cluster_transport
         self._cloud_transport = cloud_transport
         self._cluster: ClusterClient | None = None
@@ -95,6 +99,7 @@ class Target:
                 email=p.cloud_email,
                 password=p.cloud_password.get_secret_value(),
                 transport=self._cloud_transport,
+                lock=lambda cluster: self._state.lock(f"cloud:{cluster}"),
             )
         return self._cloud
 
@@ -143,7 +148,11 @@ class Runtime:
         self.settings = settings
         self.profiles = profiles or load_profiles(settings)
         self.audit = audit or AuditLog.open(settings.mage_mcp_audit_log.expanduser())
-        self.gate = ConfirmationGate(settings.mage_mcp_confirm_fallback, settings.mage_mcp_confirm_ttl_s)
+        self.state = shared_state(_revealed(settings.mage_mcp_state_url))
+        secret = _revealed(settings.mage_mcp_confirm_secret)
+        self.shared_secret = secret.encode() if secret else None
+        tokens = ConfirmationTokens(settings.mage_mcp_confirm_ttl_s, self.state, secret=self.shared_secret)
+        self.gate = ConfirmationGate(settings.mage_mcp_confirm_fallback, tokens)
         self._cluster_transport = cluster_transport
         self._cloud_transport = cloud_transport
         self._targets: dict[str, Target] = {}
@@ -163,7 +172,9 @@ class Runtime:
         profile = self.profile()
         target = self._targets.get(profile.name)
         if target is None:
-            target = self._targets[profile.name] = Target(profile, self._cluster_transport, self._cloud_transport)
+            target = self._targets[profile.name] = Target(
+                profile, self.state, self._cluster_transport, self._cloud_transport
+            )
         return target
 
     @contextmanager
@@ -190,3 +201,8 @@ class Runtime:
         targets, self._targets = list(self._targets.values()), {}
         for target in targets:
             await target.aclose()
+        await self.state.aclose()
+
+
+def _revealed(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None

@@ -1,7 +1,8 @@
 """stdio, SSE and Streamable HTTP, behind one `serve()`.
 
 HTTP binds to 127.0.0.1 by default and keeps the SDK's Host/Origin (DNS-rebinding)
-protection. It refuses a non-loopback address unless MAGE_MCP_AUTH_TOKEN is set; when it
+protection, which also admits the names in MAGE_MCP_ALLOWED_HOSTS (the public name a load
+balancer forwards). It refuses a non-loopback address unless MAGE_MCP_AUTH_TOKEN is set; when it
 is set, every HTTP request needs `Authorization: Bearer <token>`, on any address.
 """
 
@@ -72,10 +73,13 @@ def http_app(server: MageMCPServer, transport: Transport, host: str) -> ASGIApp:
             "set MAGE_MCP_AUTH_TOKEN (every request must then send 'Authorization: Bearer <token>'), "
             "or bind to 127.0.0.1."
         )
+    public = server.runtime.settings.mage_mcp_allowed_hosts or ()
     security = None
-    if not is_loopback(host):
-        # The SDK turns its Host/Origin check off for a non-loopback host; keep it on, for this host too.
-        hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", f"{host}:*"]
+    if not is_loopback(host) or public:
+        # The SDK turns its Host/Origin check off for a non-loopback host; keep it on, for this host too,
+        # and for the names a load balancer in front forwards (with or without a port).
+        bound = [] if is_loopback(host) else [f"{host}:*"]
+        hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", *bound, *public, *(f"{name}:*" for name in public)]
         security = TransportSecuritySettings(
             allowed_hosts=hosts, allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
         )

@@ -39,7 +39,7 @@ async def plan_run(
     rt = runtime(ctx)
     if idempotency_key is not None:
         arguments = {"pipeline_uuid": pipeline_uuid, "variables": variables, "trigger_id": trigger_id}
-        if (first := rt.idempotency.recall("trigger_pipeline", idempotency_key, arguments)) is not None:
+        if (first := await rt.idempotency.recall("trigger_pipeline", idempotency_key, arguments)) is not None:
             return Plan.nothing_to_do(f"Run {first['run_id']} was already started with this idempotency_key.", **first)
     pipeline = await rt.cluster.get_pipeline(pipeline_uuid)
     shown = json.dumps(variables or {}, sort_keys=True, default=str)
@@ -70,12 +70,13 @@ async def trigger_pipeline(
         return await _start_run(rt, pipeline_uuid, variables, trigger_id)
     arguments = {"pipeline_uuid": pipeline_uuid, "variables": variables, "trigger_id": trigger_id}
     async with rt.idempotency.lock("trigger_pipeline", idempotency_key):
-        if (first := rt.idempotency.recall("trigger_pipeline", idempotency_key, arguments)) is not None:
+        if (first := await rt.idempotency.recall("trigger_pipeline", idempotency_key, arguments)) is not None:
             return RunStarted.model_validate(
                 {**first, "message": f"Run {first['run_id']} was already started with this key."}
             )
         started = await _start_run(rt, pipeline_uuid, variables, trigger_id)
-        rt.idempotency.remember("trigger_pipeline", idempotency_key, arguments, started.model_dump(include=_REMEMBERED))
+        remembered = started.model_dump(include=_REMEMBERED)
+        await rt.idempotency.remember("trigger_pipeline", idempotency_key, arguments, remembered)
     return started
 
 

@@ -61,6 +61,19 @@ def test_foreign_host_is_rejected(open_http_server: HttpServer) -> None:
     assert response.status_code == 421, response.text
 
 
+def test_a_load_balancers_public_name_is_accepted_once_allowed_and_others_still_rejected(
+    fakes: Fakes, workdir: Path
+) -> None:
+    env = fakes.env(MAGE_MCP_ALLOWED_HOSTS="mcp.example.test, other.example.test")
+    with http_server("streamable-http", env, workdir, fakes.secrets) as running:
+        for host in ("mcp.example.test", "mcp.example.test:443", "other.example.test"):
+            response = post_initialize(running.url, Host=host, Origin=f"https://{host}")
+            assert response.status_code == 200, (host, response.text)
+        assert post_initialize(running.url, Host="evil.example").status_code == 421
+        assert post_initialize(running.url, Origin="https://evil.example").status_code == 403
+        assert post_initialize(running.url).status_code == 200  # loopback names stay allowed
+
+
 def test_foreign_origin_is_rejected(open_http_server: HttpServer) -> None:
     response = post_initialize(open_http_server.url, Origin="http://evil.example")
     assert response.status_code == 403, response.text

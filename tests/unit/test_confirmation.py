@@ -17,7 +17,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from mage_mcp.server.confirmation import ConfirmationGate
+from mage_mcp.server.confirmation import ConfirmationGate, ConfirmationTokens
 from mage_mcp.tools import TOOLS
 from tests.fakes import FakeCloud, FakeMage
 from tests.unit.confirmation_cases import CASES, OTHER_CLUSTER, mutations
@@ -200,7 +200,7 @@ async def test_an_expired_token_is_refused(
 ) -> None:
     now = [1_000_000.0]
     server = make_server()
-    server.runtime.gate = ConfirmationGate("token", 300, clock=lambda: now[0])
+    server.runtime.gate = ConfirmationGate("token", ConfirmationTokens(300, server.runtime.state, clock=lambda: now[0]))
     async with Client(server) as c:
         token = await token_for(c, tool)
         now[0] += 301
