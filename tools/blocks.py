@@ -24,6 +24,7 @@ from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view
 from .names import BlockUuid, PipelineUuid, PlainName, uuid_from_name
 from .paging import RESULT_BUDGET_BYTES, cut
+from .settling import Undecided, applied_or_not
 
 CODE_LIMIT = 60_000
 """Characters of code `get_block` shows at most."""
@@ -138,6 +139,31 @@ async def create_block(
         await cluster.write_block_code(pipeline_uuid, block, "")
     elif code is not None:
         await cluster.verify_block_code(pipeline_uuid, block.uuid, _normalized(code) or "")
+    return _created(pipeline_uuid, block)
+
+
+async def settle_create(
+    ctx: Context[Runtime, Any],
+    plan: Plan,
+    pipeline_uuid: PipelineUuid,
+    type: BlockType,
+    code: Code = None,
+    **_: Any,
+) -> BlockCreated | None:
+    """Created when the pipeline has the planned block now (the plan saw none), after its planned upstream
+    blocks and with the given code (Mage's template when none was given); not applied while it has none."""
+    cluster = runtime(ctx).cluster
+    uuid = plan.changes["block_uuid"]
+    if uuid not in {block.uuid for block in (await cluster.get_pipeline(pipeline_uuid)).blocks}:
+        return None
+    block = await cluster.get_block(pipeline_uuid, uuid)
+    as_planned = block.type == type and set(block.upstream_blocks) == set(plan.changes["upstream"])
+    if not as_planned or (code is not None and block.content != _normalized(code)):
+        raise Undecided(f"Block {uuid!r} exists, but not as it was to be created.")
+    return _created(pipeline_uuid, block)
+
+
+def _created(pipeline_uuid: str, block: Block) -> BlockCreated:
     return BlockCreated(
         status="created",
         pipeline_uuid=pipeline_uuid,
@@ -222,11 +248,40 @@ async def update_block(
         )
     if "code" in plan.changes:
         await cluster.write_block_code(pipeline_uuid, block, _normalized(code) or "")
+    return _updated(plan, pipeline_uuid, block_uuid, block.uuid)
+
+
+async def settle_update(
+    ctx: Context[Runtime, Any],
+    plan: Plan,
+    pipeline_uuid: PipelineUuid,
+    block_uuid: BlockUuid,
+    code: Code = None,
+    **_: Any,
+) -> BlockUpdated | None:
+    """The block read back (under its new uuid once renamed): every planned change shows, or none does."""
+    cluster = runtime(ctx).cluster
+    renamed_to = plan.changes["name"]["block_uuid"] if "name" in plan.changes else block_uuid
+    uuids = {block.uuid for block in (await cluster.get_pipeline(pipeline_uuid)).blocks}
+    if renamed_to not in uuids and block_uuid not in uuids:
+        raise Undecided(f"Pipeline {pipeline_uuid!r} has neither {block_uuid!r} nor {renamed_to!r}.")
+    block = await cluster.get_block(pipeline_uuid, renamed_to if renamed_to in uuids else block_uuid)
+    shown = {
+        "name": block.uuid == renamed_to,
+        "upstream": set(block.upstream_blocks) == set(plan.changes.get("upstream", {}).get("to", [])),
+        "code": block.content == _normalized(code),
+    }
+    if not applied_or_not((shown[key] for key in shown if key in plan.changes), f"the change of {block_uuid!r}"):
+        return None
+    return _updated(plan, pipeline_uuid, block_uuid, block.uuid)
+
+
+def _updated(plan: Plan, pipeline_uuid: str, block_uuid: str, now_uuid: str) -> BlockUpdated:
     return BlockUpdated(
         status="updated",
         pipeline_uuid=pipeline_uuid,
-        block_uuid=block.uuid,
-        previous_uuid=block_uuid if block.uuid != block_uuid else None,
+        block_uuid=now_uuid,
+        previous_uuid=block_uuid if now_uuid != block_uuid else None,
         changed=[key for key in ("name", "upstream", "code") if key in plan.changes],
         message=plan.summary.split("\n", 1)[0],
     )
@@ -291,13 +346,15 @@ async def plan_delete(
         f"Remove the {block.type} block {block.uuid!r} from pipeline {pipeline_uuid!r}.",
         *(f"Block {child!r} then runs after {_names(parents) or 'no block'}." for child, parents in shown),
         f"{len(relink) - len(shown)} more blocks are re-linked the same way." if len(relink) > len(shown) else "",
-        _file_fate(block),
+        _file_fate(block.type, block.file_path),
     ]
     return Plan(
         summary=" ".join(sentence for sentence in said if sentence),
         changes={
             "pipeline_uuid": pipeline_uuid,
             "block_uuid": block.uuid,
+            "type": block.type,
+            "file": block.file_path,
             "relink": dict(shown),
             "relinked": len(relink),
         },
@@ -327,14 +384,45 @@ async def delete_block(
             f"Mage does not show the deletion of {block_uuid!r} as planned (still there: {block_uuid in after}; "
             f"re-linked differently: {_names(wrong) or 'none'}). get_pipeline shows the blocks as they are now."
         )
+    return _deleted(pipeline_uuid, block_uuid, block.type, block.file_path, relink, len(relink))
+
+
+async def settle_delete(
+    ctx: Context[Runtime, Any], plan: Plan, pipeline_uuid: PipelineUuid, block_uuid: BlockUuid, **_: Any
+) -> BlockDeleted | None:
+    """Deleted when the block is gone and every block that ran after it is re-linked as planned; not applied
+    while it is there and every block that ran after it still does."""
+    blocks = {block.uuid: block for block in (await runtime(ctx).cluster.get_pipeline(pipeline_uuid)).blocks}
+    children = {uuid for uuid, block in blocks.items() if block_uuid in block.upstream_blocks}
+    relink: dict[str, list[str]] = plan.changes["relink"]
+    if block_uuid in blocks and children >= relink.keys() and len(children) == plan.changes["relinked"]:
+        return None
+    relinked = all(
+        sorted(blocks[child].upstream_blocks) == sorted(relink[child]) for child in relink if child in blocks
+    )
+    if block_uuid in blocks or children or not relinked:
+        raise Undecided(f"Block {block_uuid!r} or the blocks that ran after it are only partly changed.")
+    return _deleted(
+        pipeline_uuid, block_uuid, plan.changes["type"], plan.changes["file"], relink, plan.changes["relinked"]
+    )
+
+
+def _deleted(
+    pipeline_uuid: str,
+    block_uuid: str,
+    block_type: str | None,
+    file_path: str,
+    relink: dict[str, list[str]],
+    relinked_count: int,
+) -> BlockDeleted:
     return BlockDeleted(
         status="deleted",
         pipeline_uuid=pipeline_uuid,
         block_uuid=block_uuid,
         relinked=dict(list(relink.items())[:NAMES_SHOWN]),
-        relinked_count=len(relink),
-        kept_file=None if block.type in ("markdown", "scratchpad") else block.file_path,
-        message=f"Removed block {block_uuid!r}. {_file_fate(block)}",
+        relinked_count=relinked_count,
+        kept_file=None if block_type in ("markdown", "scratchpad") else file_path,
+        message=f"Removed block {block_uuid!r}. {_file_fate(block_type, file_path)}",
     )
 
 
@@ -352,10 +440,10 @@ def _relinked(upstream: Sequence[str], removed: Block) -> list[str]:
     return list(dict.fromkeys([*kept, *removed.upstream_blocks]))
 
 
-def _file_fate(block: Block) -> str:
-    if block.type in ("markdown", "scratchpad"):
-        return f"Mage removes its file {block.file_path} unless another pipeline uses it."
-    return f"Its file {block.file_path} stays in the project (Mage keeps block files; a block of that name reuses it)."
+def _file_fate(block_type: str | None, file_path: str) -> str:
+    if block_type in ("markdown", "scratchpad"):
+        return f"Mage removes its file {file_path} unless another pipeline uses it."
+    return f"Its file {file_path} stays in the project (Mage keeps block files; a block of that name reuses it)."
 
 
 # -- shared -----------------------------------------------------------------------------------
@@ -399,7 +487,31 @@ def _names(uuids: Sequence[str]) -> str:
 TOOLSET: Toolset = "blocks"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(get_block, "Get block", "cluster"),
-    changes(create_block, "Create block", "cluster", plan=plan_create, destructive=False, idempotent=True),
-    changes(update_block, "Update block", "cluster", plan=plan_update, destructive=True, idempotent=True),
-    changes(delete_block, "Delete block", "cluster", plan=plan_delete, destructive=True, idempotent=True),
+    changes(
+        create_block,
+        "Create block",
+        "cluster",
+        plan=plan_create,
+        destructive=False,
+        idempotent=True,
+        settle=settle_create,
+    ),
+    changes(
+        update_block,
+        "Update block",
+        "cluster",
+        plan=plan_update,
+        destructive=True,
+        idempotent=True,
+        settle=settle_update,
+    ),
+    changes(
+        delete_block,
+        "Delete block",
+        "cluster",
+        plan=plan_delete,
+        destructive=True,
+        idempotent=True,
+        settle=settle_delete,
+    ),
 )

@@ -281,6 +281,9 @@ def _note(status: GitStatus) -> str | None:
 
 
 TOOLSET: Toolset = "git"
+# No settle for either change: a pull that found nothing new leaves the repository as it was, and git_status
+# shows no sha to tell a pulled head from the one before; a deployment has no id until Mage answers, and its
+# name repeats for the same branch and commit. A lost answer stays unknown, with git_status to read back.
 TOOLS: tuple[ToolSpec, ...] = (
     reads(git_status, "Git status", "cluster"),
     changes(git_pull, "Git pull", "cluster", plan=plan_pull, destructive=True, idempotent=True),

@@ -5,7 +5,8 @@ Mage's `DELETE /api/pipelines/{uuid}` removes the pipeline's folder only: its tr
 runs stay, and its block files stay in the project. `delete_pipeline` deletes the runs when
 asked (first, while Mage still shows them), then the triggers, then the pipeline: a failure
 half-way leaves the pipeline there with whatever is left, never a trigger without its
-pipeline, and the error says what was already deleted.
+pipeline, and the error says what was already deleted. When the answer to a step is lost,
+`settle_delete` reads Mage back and answers only for all of the deletion or none of it.
 
 Mage 0.9.80 shows a run only while its trigger exists: deleting a trigger clears the runs'
 trigger id, and `list_runs` then skips them while `get_run` fails. Kept runs stay in Mage's
@@ -20,7 +21,16 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from mage_mcp.clients import MageError, MageNotFoundError, Page, Pipeline, PipelineRun, Trigger, every_item
+from mage_mcp.clients import (
+    MageError,
+    MageNotFoundError,
+    MageOutcomeUnknownError,
+    Page,
+    Pipeline,
+    PipelineRun,
+    Trigger,
+    every_item,
+)
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime, Target
 
@@ -28,6 +38,7 @@ from .base import Toolset, ToolSpec, changes, runtime
 from .names import PipelineUuid
 from .paging import cut
 from .pipelines import counted
+from .settling import Undecided
 
 SHOWN = 10
 """Triggers and runs a plan names one by one; it counts the rest."""
@@ -144,7 +155,14 @@ async def delete_pipeline(
             await steps.delete("runs", run_id)
         for trigger_id in trigger_ids:
             await steps.delete("triggers", trigger_id)
+    except MageOutcomeUnknownError as lost:  # settle_delete reads whether this step took effect
+        raise MageOutcomeUnknownError(steps.stopped(lost)) from None
+    except MageError as error:
+        raise ToolError(steps.stopped(error)) from None
+    try:
         await cluster.delete_pipeline(pipeline_uuid)
+    except MageOutcomeUnknownError as lost:
+        raise MageOutcomeUnknownError(steps.lost_at_the_end(lost)) from None
     except MageError as error:
         raise ToolError(steps.stopped(error)) from None
     kept_count = kept.total or len(kept.items)
@@ -162,6 +180,58 @@ async def delete_pipeline(
 
 def _kept_said(kept: int) -> str:
     return f"Kept in Mage's database: its {counted(kept, 'run')}, but {HIDDEN_RUNS}. " if kept else ""
+
+
+async def settle_delete(
+    ctx: Context[Runtime, Any], plan: Plan, pipeline_uuid: PipelineUuid, delete_runs: DeleteRuns = False
+) -> PipelineDeleted | None:
+    """Read back after a lost answer of any step: deleted once the pipeline and its triggers are gone; not
+    applied while the pipeline, its triggers and its runs are all as the plan saw them; else a part of the
+    deletion happened, and the outcome stays unknown (the lost answer's error says what was deleted).
+
+    The pipeline's own DELETE is sent only once its runs and triggers are gone, so a pipeline that is gone
+    with no trigger left is the whole deletion, and a pipeline still there with all it had is none of it.
+    """
+    cluster = runtime(ctx).cluster
+    if await cluster.pipeline_exists(pipeline_uuid):
+        if await _as_planned(runtime(ctx), plan, pipeline_uuid, delete_runs):
+            return None
+        raise Undecided(f"Pipeline {pipeline_uuid!r} is still there, and some of its triggers or runs are not.")
+    if await _triggers_left(runtime(ctx), pipeline_uuid):
+        raise Undecided(f"Pipeline {pipeline_uuid!r} is gone, but some of its triggers are still there.")
+    kept = 0 if delete_runs else plan.changes["runs_kept"]
+    return PipelineDeleted(
+        status="deleted",
+        pipeline_uuid=pipeline_uuid,
+        runs_kept=kept,
+        kept_run_ids=None if delete_runs else plan.changes["first_run_ids"] or None,
+        message=f"Deleted pipeline {pipeline_uuid!r}: Mage's answer was lost, and read back the pipeline and its "
+        f"triggers are gone{', with its runs' if delete_runs else ''}. {_kept_said(kept)}"
+        "Its block files stay in the project.",
+    )
+
+
+async def _as_planned(rt: Target, plan: Plan, pipeline_uuid: str, delete_runs: bool) -> bool:
+    """Whether the pipeline still has the triggers (and the runs, when they were to go) the plan counted."""
+    cluster = rt.cluster
+    triggers = await cluster.list_triggers(pipeline_uuid=pipeline_uuid, limit=SHOWN)
+    seen = [(triggers.total or len(triggers.items), [t.id for t in triggers.items])]
+    planned = [(plan.changes["triggers_deleted"], plan.changes["first_trigger_ids"])]
+    if delete_runs:
+        runs = await cluster.list_runs(pipeline_uuid=pipeline_uuid, limit=SHOWN)
+        seen.append((runs.total or len(runs.items), [r.id for r in runs.items]))
+        planned.append((plan.changes["runs_deleted"], plan.changes["first_run_ids"]))
+    return seen == planned
+
+
+async def _triggers_left(rt: Target, pipeline_uuid: str) -> bool:
+    """Whether any trigger still names the pipeline (Mage keeps them past its own delete; the project's list
+    shows them, the pipeline's own list needs the pipeline)."""
+    cluster = rt.cluster
+    async for trigger in every_item(lambda limit, offset: cluster.list_triggers(limit=limit, offset=offset)):
+        if trigger.pipeline_uuid == pipeline_uuid:
+            return True
+    return False
 
 
 Kind = Literal["triggers", "runs"]
@@ -195,19 +265,35 @@ class _Deletion:
         self.deleted[kind].append(item_id)
 
     def stopped(self, error: MageError) -> str:
+        return (
+            f"Deleting pipeline {self.pipeline_uuid!r} stopped: {error} Already deleted: {self._done()}. "
+            "The pipeline itself is still there: delete_pipeline again deletes what is left."
+        )
+
+    def lost_at_the_end(self, error: MageError) -> str:
+        return (
+            f"Deleting pipeline {self.pipeline_uuid!r}, its last step (the pipeline itself) was sent: {error} "
+            f"Already deleted before it: {self._done()}. get_pipeline shows whether the pipeline is still there."
+        )
+
+    def _done(self) -> str:
         done = [
             f"{len(ids)} {kind} ({', '.join(str(i) for i in ids[:SHOWN])}{', …' if len(ids) > SHOWN else ''})"
             for kind, ids in self.deleted.items()
             if ids
         ]
-        return (
-            f"Deleting pipeline {self.pipeline_uuid!r} stopped: {error} "
-            f"Already deleted: {' and '.join(done) or 'nothing'}. "
-            "The pipeline itself is still there: delete_pipeline again deletes what is left."
-        )
+        return " and ".join(done) or "nothing"
 
 
 TOOLSET: Toolset = "pipelines"
 TOOLS: tuple[ToolSpec, ...] = (
-    changes(delete_pipeline, "Delete pipeline", "cluster", plan=plan_delete, destructive=True, idempotent=True),
+    changes(
+        delete_pipeline,
+        "Delete pipeline",
+        "cluster",
+        plan=plan_delete,
+        destructive=True,
+        idempotent=True,
+        settle=settle_delete,
+    ),
 )

@@ -12,7 +12,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, BaseModel, Field
 
-from mage_mcp.clients import Block, Pipeline
+from mage_mcp.clients import Block, MageNotFoundError, Pipeline
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime, Target
 
@@ -20,6 +20,7 @@ from .base import Toolset, ToolSpec, changes, reads, runtime
 from .block_views import BlockView, block_view, execution_order
 from .names import Cursor, PipelineUuid, PlainName, SearchText, uuid_from_name
 from .paging import RESULT_BUDGET_BYTES, cut, next_cursor, offset_from
+from .settling import Undecided, applied_or_not
 
 CODE_LIMIT = 20_000
 """Characters of one block's code `get_pipeline` shows; `get_block` shows more."""
@@ -241,10 +242,27 @@ async def create_pipeline(
 ) -> PipelineCreated:
     """Create an empty pipeline (then create_block); returns its pipeline_uuid, which Mage derives from the name."""
     pipeline = await runtime(ctx).cluster.create_pipeline(name, type=type, description=description, tags=tags or [])
+    return _created(pipeline.uuid, name)
+
+
+async def settle_create(ctx: Context[Runtime, Any], plan: Plan, name: PipelineName, **_: Any) -> PipelineCreated | None:
+    """Created when a pipeline of the planned uuid exists now (the plan saw none) with the planned fields."""
+    uuid = plan.changes["pipeline_uuid"]
+    try:
+        pipeline = await runtime(ctx).cluster.get_pipeline(uuid)
+    except MageNotFoundError:
+        return None
+    planned = {key: plan.changes[key] for key in ("name", "description", "tags") if plan.changes[key]}
+    if pipeline.type != plan.changes["type"] or not _shows(pipeline, planned):
+        raise Undecided(f"Pipeline {uuid!r} exists, but not with all the fields it was to be created with.")
+    return _created(uuid, name)
+
+
+def _created(uuid: str, name: str) -> PipelineCreated:
     return PipelineCreated(
         status="created",
-        pipeline_uuid=pipeline.uuid,
-        message=f"Created pipeline {pipeline.uuid!r}: Mage derived this uuid from the name {name!r}.",
+        pipeline_uuid=uuid,
+        message=f"Created pipeline {uuid!r}: Mage derived this uuid from the name {name!r}.",
     )
 
 
@@ -331,13 +349,45 @@ async def update_pipeline(
     """Rename a pipeline or set its description or tags; returns its pipeline_uuid (a new one after a rename)."""
     sent: dict[str, Any] = plan.changes["set"]
     updated = await runtime(ctx).cluster.update_pipeline(pipeline_uuid, sent)
-    renamed = updated.uuid != pipeline_uuid
+    return _updated(pipeline_uuid, updated.uuid, sent)
+
+
+async def settle_update(
+    ctx: Context[Runtime, Any], plan: Plan, pipeline_uuid: PipelineUuid, **_: Any
+) -> PipelineUpdated | None:
+    """The pipeline read back, under its new uuid after a rename: every planned field set, or none."""
+    sent: dict[str, Any] = plan.changes["set"]
+    new_uuid: str = plan.changes["new_pipeline_uuid"]
+    pipeline = await _renamed_or_not(runtime(ctx), pipeline_uuid, new_uuid)
+    if not applied_or_not((_shows(pipeline, {key: value}) for key, value in sent.items()), "the update"):
+        return None
+    return _updated(pipeline_uuid, pipeline.uuid, sent)
+
+
+async def _renamed_or_not(rt: Target, uuid: str, new_uuid: str) -> Pipeline:
+    """The pipeline under its new uuid if Mage has one (the plan saw none), else under its own."""
+    if new_uuid != uuid:
+        try:
+            return await rt.cluster.get_pipeline(new_uuid)
+        except MageNotFoundError:
+            pass
+    return await rt.cluster.get_pipeline(uuid)
+
+
+def _shows(pipeline: Pipeline, fields: dict[str, Any]) -> bool:
+    """Whether the pipeline has each of `fields` (name, description, tags) at the given value."""
+    now = {"name": pipeline.name, "description": pipeline.description or "", "tags": sorted(pipeline.tags)}
+    return all(now[key] == (sorted(value) if key == "tags" else value) for key, value in fields.items())
+
+
+def _updated(uuid: str, now_uuid: str, sent: dict[str, Any]) -> PipelineUpdated:
+    renamed = now_uuid != uuid
     return PipelineUpdated(
         status="updated",
-        pipeline_uuid=updated.uuid,
-        previous_pipeline_uuid=pipeline_uuid if renamed else None,
+        pipeline_uuid=now_uuid,
+        previous_pipeline_uuid=uuid if renamed else None,
         changed=sorted(sent),
-        message=f"Pipeline {pipeline_uuid!r} is now {updated.uuid!r}." if renamed else None,
+        message=f"Pipeline {uuid!r} is now {now_uuid!r}." if renamed else None,
     )
 
 
@@ -345,6 +395,22 @@ TOOLSET: Toolset = "pipelines"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_pipelines, "List pipelines", "cluster"),
     reads(get_pipeline, "Get pipeline", "cluster"),
-    changes(create_pipeline, "Create pipeline", "cluster", plan=plan_create, destructive=False, idempotent=True),
-    changes(update_pipeline, "Update pipeline", "cluster", plan=plan_update, destructive=True, idempotent=True),
+    changes(
+        create_pipeline,
+        "Create pipeline",
+        "cluster",
+        plan=plan_create,
+        destructive=False,
+        idempotent=True,
+        settle=settle_create,
+    ),
+    changes(
+        update_pipeline,
+        "Update pipeline",
+        "cluster",
+        plan=plan_update,
+        destructive=True,
+        idempotent=True,
+        settle=settle_update,
+    ),
 )

@@ -20,6 +20,7 @@ from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import Cursor, Identifier, ObjectId, PipelineUuid, json_up_to
 from .paging import cut, next_cursor, offset_from
 from .schedules import MAGE_TIME_FORMAT, Schedule, StartTime, next_fire
+from .settling import applied_or_not
 
 TriggerId = ObjectId
 TriggerType = Literal["time", "api", "event"]
@@ -394,6 +395,22 @@ async def settle_delete(ctx: Context[Runtime, Any], plan: Plan, trigger_id: Trig
     return None
 
 
+async def settle_update(
+    ctx: Context[Runtime, Any], plan: Plan, trigger_id: TriggerId, **_: Any
+) -> TriggerUpdated | None:
+    """The trigger read back shows every planned field at its new value, or none of them."""
+    trigger = await runtime(ctx).cluster.get_trigger(trigger_id)
+    now = _current(trigger)
+    changed = [field for field in plan.changes if field != "trigger_id"]
+    if not applied_or_not(
+        (now[field] == plan.changes[field]["to"] for field in changed), f"trigger {trigger_id}'s update"
+    ):
+        return None
+    return TriggerUpdated(
+        status="updated", trigger_id=trigger.id, changed=changed, trigger=_item(trigger), message=plan.summary
+    )
+
+
 def _created(trigger: Trigger, plan: Plan) -> TriggerCreated:
     return TriggerCreated(
         status="created",
@@ -423,7 +440,15 @@ TOOLS: tuple[ToolSpec, ...] = (
         idempotent=False,
         settle=settle_create,
     ),
-    changes(update_trigger, "Update trigger", "cluster", plan=plan_update, destructive=True, idempotent=True),
+    changes(
+        update_trigger,
+        "Update trigger",
+        "cluster",
+        plan=plan_update,
+        destructive=True,
+        idempotent=True,
+        settle=settle_update,
+    ),
     changes(
         delete_trigger,
         "Delete trigger",

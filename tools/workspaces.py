@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field
 
+from mage_mcp.clients import MageNotFoundError
 from mage_mcp.clients.models import Workspace
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.redaction import Sensitive
@@ -21,6 +22,7 @@ from mage_mcp.server.runtime import Runtime
 from .base import Toolset, ToolSpec, changes, reads, runtime
 from .names import TEXT_CHARS, Cursor, PlainName
 from .paging import cut, next_cursor, offset_from
+from .settling import Undecided
 
 if TYPE_CHECKING:
     from mage_mcp.clients import ClusterClient
@@ -177,6 +179,18 @@ async def create_workspace(
     return await _read_back(cluster, name, "created", plan)
 
 
+async def settle_create(
+    ctx: Context[Runtime, Any], plan: Plan, name: WorkspaceName, **_: Any
+) -> WorkspaceChange | None:
+    """Created when Mage shows the workspace now (the plan saw none); not applied while Mage has no such
+    workspace (its own failed create removes the workspace's config again)."""
+    try:
+        workspace = await runtime(ctx).cluster.get_workspace(name)
+    except MageNotFoundError:
+        return None
+    return _status(name, workspace, "created", plan)
+
+
 # -- update -----------------------------------------------------------------------------------
 
 
@@ -250,6 +264,16 @@ async def delete_workspace(ctx: Context[Runtime, Any], plan: Plan, name: Workspa
     return WorkspaceChange(status="deleted", name=name, message=plan.summary)
 
 
+async def settle_delete(ctx: Context[Runtime, Any], plan: Plan, name: WorkspaceName) -> WorkspaceChange | None:
+    """Deleted when Mage no longer has the workspace. One still shown settles nothing: Mage removes its
+    instance before its config, so it may be half deleted, and a cloud instance goes away in the background."""
+    try:
+        await runtime(ctx).cluster.get_workspace(name)
+    except MageNotFoundError:
+        return WorkspaceChange(status="deleted", name=name, message=plan.summary)
+    raise Undecided(f"Workspace {name!r} is still shown.")
+
+
 # -- shared -----------------------------------------------------------------------------------
 
 
@@ -297,7 +321,10 @@ def _bounded(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 async def _read_back(cluster: "ClusterClient", name: str, done: str, plan: Plan) -> WorkspaceChange:
-    workspace = await cluster.get_workspace(name)
+    return _status(name, await cluster.get_workspace(name), done, plan)
+
+
+def _status(name: str, workspace: Workspace, done: str, plan: Plan) -> WorkspaceChange:
     status = workspace.instance.status if workspace.instance else None
     return WorkspaceChange(status=done, name=name, workspace_status=status, message=plan.summary)
 
@@ -306,7 +333,25 @@ TOOLSET: Toolset = "workspaces"
 TOOLS: tuple[ToolSpec, ...] = (
     reads(list_workspaces, "List workspaces", "cluster"),
     reads(get_workspace, "Get workspace", "cluster"),
-    changes(create_workspace, "Create workspace", "cluster", plan=plan_create, destructive=False, idempotent=False),
+    changes(
+        create_workspace,
+        "Create workspace",
+        "cluster",
+        plan=plan_create,
+        destructive=False,
+        idempotent=False,
+        settle=settle_create,
+    ),
+    # No settle: stop and resume take effect in the background (Mage shows the instance on its way for a
+    # while), and update_workspace_settings leaves nothing to read back; a lost answer stays unknown.
     changes(update_workspace, "Update workspace", "cluster", plan=plan_update, destructive=True, idempotent=True),
-    changes(delete_workspace, "Delete workspace", "cluster", plan=plan_delete, destructive=True, idempotent=True),
+    changes(
+        delete_workspace,
+        "Delete workspace",
+        "cluster",
+        plan=plan_delete,
+        destructive=True,
+        idempotent=True,
+        settle=settle_delete,
+    ),
 )

@@ -103,7 +103,7 @@ async def test_a_change_whose_answer_is_cut_is_settled_by_reading_mage_back(
         await admin.delete_secret(name)
 
 
-async def test_a_change_whose_answer_is_cut_and_cannot_be_settled_is_unknown(
+async def test_a_pipeline_create_whose_answer_is_cut_is_settled_as_created(
     proxy: tuple[FaultProxy, str], real_mage: RealMage, admin: MageApi
 ) -> None:
     faults, url = proxy
@@ -112,9 +112,27 @@ async def test_a_change_whose_answer_is_cut_and_cannot_be_settled_is_unknown(
     try:
         async with Client(through(url, real_mage)) as client:
             result = await client.call_tool("create_pipeline", {"name": name})
-        assert result.is_error and "may or may not have been applied" in text_of(result), text_of(result)
-        assert "Read it back with get_pipeline" in text_of(result)
-        assert faults.count(faults.forwarded, "POST", "/api/pipelines") == 1
-        assert name in await admin.pipeline_uuids()  # Mage did create it
+        assert not result.is_error, text_of(result)
+        assert result.structured_content is not None and result.structured_content["status"] == "created"
+        assert result.structured_content["pipeline_uuid"] == name
+        assert faults.count(faults.forwarded, "POST", "/api/pipelines") == 1  # sent once, never again
+        assert name in await admin.pipeline_uuids()
     finally:
         await admin.call("DELETE", f"/pipelines/{name}")
+
+
+async def test_a_run_start_whose_answer_is_cut_is_unknown_and_names_list_runs(
+    proxy: tuple[FaultProxy, str], real_mage: RealMage, admin: MageApi
+) -> None:
+    faults, url = proxy
+    pipeline = await admin.create_pipeline(f"fault_run_{secrets.token_hex(4)}")
+    try:
+        async with Client(through(url, real_mage)) as client:
+            faults.inject("POST", "/api/pipeline_schedules/", "cut")  # the run's POST, after the trigger exists
+            result = await client.call_tool("trigger_pipeline", {"pipeline_uuid": pipeline})
+        assert result.is_error and "may or may not have been applied" in text_of(result), text_of(result)
+        assert "Read it back with list_runs" in text_of(result)
+        assert faults.count(faults.forwarded, "POST", "/api/pipeline_schedules/") == 1
+        assert len(await admin.runs(pipeline)) == 1  # Mage did start it
+    finally:
+        await admin.remove_pipeline(pipeline)

@@ -49,9 +49,7 @@ class Faulty:
             mage_cluster_id=CLUSTER,
             mage_mcp_confirm_fallback="allow",
         )
-        return build_server(
-            runtime=Runtime(settings, cluster_transport=self.cluster, cloud_transport=self.cloud_api)
-        )
+        return build_server(runtime=Runtime(settings, cluster_transport=self.cluster, cloud_transport=self.cloud_api))
 
 
 @pytest.fixture
@@ -128,15 +126,43 @@ async def test_a_change_that_could_not_connect_is_known_not_applied(faulty: Faul
 async def test_a_change_whose_answer_was_lost_and_that_cannot_be_settled_is_unknown(
     faulty: Faulty, mage: FakeMage, kind: Any
 ) -> None:
-    faulty.cluster.inject("POST", "/api/pipelines", kind)
+    mage.pro = True
+    mage.add_workspace("dev")
+    faulty.cluster.inject("PUT", "/api/workspaces/dev", kind)
     async with Client(faulty.server()) as c:
-        result = await c.call_tool("create_pipeline", {"name": "orders daily"})
+        result = await c.call_tool("update_workspace", {"name": "dev", "action": "stop"})
     assert result.is_error and "may or may not have been applied" in text(result)
-    assert "Read it back with get_pipeline" in text(result)
-    assert posts(mage, "/api/pipelines") == 1 and "orders_daily" in mage.pipelines  # it was, in fact
+    assert "Read it back with get_workspace" in text(result)
+    assert mage.workspaces["dev"]["instance"]["status"] == "STOPPED"  # it was, in fact
     pending, unknown = audited()
     assert (pending["outcome"], unknown["outcome"]) == ("pending", "unknown")
     assert unknown["upstream"] is None and "may or may not" in unknown["message"]
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_a_change_a_gateway_answered_5xx_after_mage_applied_it_is_settled_as_applied(
+    faulty: Faulty, mage: FakeMage, cloud: FakeCloud, status: int
+) -> None:
+    faulty.cluster.inject("POST", "/api/secrets", "gateway", status=status)
+    faulty.cloud_api.inject("PUT", "/api/v1/teams/", "gateway", status=status)
+    async with Client(faulty.server()) as c:
+        secret = await c.call_tool("create_secret", {"name": "TOKEN", "value": "v4lue"})
+        env = await c.call_tool("set_env_vars", {"env_vars": {"GATEWAY_VAR": "v"}})
+    assert not secret.is_error and not env.is_error, (text(secret), text(env))
+    assert posts(mage, "/api/secrets") == 1 and mage.secret_value("TOKEN") == "v4lue"
+    assert "GATEWAY_VAR" in env_names(cloud) and faulty.cloud_api.tried("PUT", "/api/v1/teams/") == 1
+
+
+async def test_a_run_start_a_gateway_answered_502_is_unknown_and_never_repeated(faulty: Faulty, mage: FakeMage) -> None:
+    faulty.cluster.inject("POST", "/api/pipeline_schedules/", "gateway", status=502)
+    async with Client(faulty.server()) as c:
+        result = await c.call_tool("trigger_pipeline", {"pipeline_uuid": "example_pipeline"})
+    assert (
+        result.is_error and "answered HTTP 502" in text(result) and "may or may not have been applied" in text(result)
+    )
+    assert "Read it back with list_runs" in text(result)
+    assert faulty.cluster.tried("POST", "/api/pipeline_schedules/") == 1 and len(mage.pipeline_runs) == 1
+    assert audited()[-1]["outcome"] == "unknown"
 
 
 @pytest.mark.parametrize("kind", ["lose_answer", "cut"])
