@@ -2,8 +2,9 @@
 
 A read is retried on a network failure or a 502/503/504, a few times with exponential backoff and jitter
 (`stamina`), then fails with `MageConnectionError`. A change is never retried: when its connection could
-not be made nothing was sent (`MageConnectionError`); when it failed later, the change may have been
-applied (`MageOutcomeUnknownError`), and the caller must read Mage to know.
+not be made nothing was sent (`MageConnectionError`); when it failed later, or a 502/503/504 answered it
+(which a gateway in front of Mage may send after Mage applied it), the change may have been applied
+(`MageOutcomeUnknownError`), and the caller must read Mage to know.
 """
 
 from __future__ import annotations
@@ -118,6 +119,11 @@ class HttpClient:
                 f"({type(exc).__name__}): the change may or may not have been applied."
             ) from None
         note_exchange(method, response.status_code)
+        if response.status_code in RETRIED_STATUSES:  # a gateway's answer, as a rule: did Mage get the change?
+            raise MageOutcomeUnknownError(
+                f"{self.service} at {self.base_url} answered HTTP {response.status_code} (unavailable, or a gateway "
+                "that lost Mage's answer): the change may or may not have been applied."
+            )
         return response
 
     def _unreachable(self, exc: httpx.TransportError) -> MageConnectionError:

@@ -12,9 +12,10 @@ from typing import Literal
 
 import httpx
 
-FaultKind = Literal["refuse", "drop", "lose_answer", "cut", "status"]
+FaultKind = Literal["refuse", "drop", "lose_answer", "cut", "status", "gateway"]
 """refuse: no connection (nothing sent); drop: sent, never arrives, times out; lose_answer: arrives and is
-handled, the answer times out; cut: arrives, the answer's connection closes early; status: a bare HTTP answer."""
+handled, the answer times out; cut: arrives, the answer's connection closes early; status: a bare HTTP answer
+(nothing arrives); gateway: arrives and is handled, and a gateway answers a bare `status` instead."""
 
 
 @dataclass
@@ -63,6 +64,8 @@ class FaultyTransport(httpx.AsyncBaseTransport):
             return httpx.Response(fault.status, text="upstream unavailable", request=request)
         response = await self.inner.handle_async_request(request)
         await response.aread()
+        if fault.kind == "gateway":
+            return httpx.Response(fault.status, text="bad gateway", request=request)
         if fault.kind == "lose_answer":
             raise httpx.ReadTimeout("timed out", request=request)
         raise httpx.RemoteProtocolError("peer closed connection without sending complete message body", request=request)
