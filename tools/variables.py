@@ -18,8 +18,8 @@ from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime
 
 from .base import Toolset, ToolSpec, changes, reads, runtime
-from .names import Identifier, PipelineUuid, PlainName, json_up_to
-from .paging import CELL_CHARS, RESULT_BUDGET_BYTES, cut
+from .names import Cursor, Identifier, PipelineUuid, PlainName, json_up_to
+from .paging import CELL_CHARS, RESULT_BUDGET_BYTES, cut, next_cursor, offset_from
 
 VariableName = Annotated[Identifier, Field(description="A Python identifier; blocks read kwargs[name]")]
 ExistingName = PlainName
@@ -62,7 +62,7 @@ class VariableList(BaseModel):
     pipeline_uuid: str
     variables: list[VariableItem]
     total: int
-    omitted: int | None = Field(default=None, description="Variables left out to keep the result small")
+    next_cursor: str | None = Field(default=None, description="More variables: pass it as cursor")
 
 
 class VariableChange(MutationOutcome):
@@ -73,12 +73,21 @@ class VariableChange(MutationOutcome):
 # -- list -------------------------------------------------------------------------------------
 
 
-async def list_variables(ctx: Context[Runtime, Any], pipeline_uuid: PipelineUuid) -> VariableList:
+async def list_variables(
+    ctx: Context[Runtime, Any], pipeline_uuid: PipelineUuid, cursor: Cursor = None
+) -> VariableList:
     """List a pipeline's variables (the globals its runs see as block kwargs) with their values."""
+    offset = offset_from(cursor, "list_variables")
     variables = await runtime(ctx).cluster.list_variables(pipeline_uuid)
-    items = _within_budget([_item(name, value) for name, value in variables.items()])
-    omitted = len(variables) - len(items)
-    return VariableList(pipeline_uuid=pipeline_uuid, variables=items, total=len(variables), omitted=omitted or None)
+    rest = list(variables.items())[offset:]
+    items = _within_budget([_item(name, value) for name, value in rest])
+    more = len(items) < len(rest)
+    return VariableList(
+        pipeline_uuid=pipeline_uuid,
+        variables=items,
+        total=len(variables),
+        next_cursor=next_cursor(offset, len(items), more),
+    )
 
 
 def _item(name: str, value: Any) -> VariableItem:

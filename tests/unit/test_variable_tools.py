@@ -84,8 +84,23 @@ async def test_huge_values_and_thousands_of_variables_stay_under_the_budget(clie
     first, second = listed["variables"][:2]
     assert first["name"] == "a_list" and first["value_truncated"] is True and len(first["value"]) < 2_100
     assert second["name"] == "a_text" and second["value_truncated"] is True and "more chars" in second["value"]
-    assert listed["total"] == 5_002
-    assert listed["omitted"] == 5_002 - len(listed["variables"]) > 0
+    assert listed["total"] == 5_002 and listed["next_cursor"]
+
+
+async def test_every_variable_is_reached_by_following_the_cursor(client: Client, mage: FakeMage) -> None:
+    many = {f"var_{n:05d}": "v" * 1_000 for n in range(500)}
+    holds(mage, **many)
+    seen: list[str] = []
+    arguments: dict[str, Any] = {"pipeline_uuid": PIPELINE}
+    while True:
+        result = await client.call_tool("list_variables", arguments)
+        assert len(result.content[0].text.encode()) < 100_000  # type: ignore[union-attr]
+        listed = body(result)
+        seen += [item["name"] for item in listed["variables"]]
+        if listed.get("next_cursor") is None:
+            break
+        arguments["cursor"] = listed["next_cursor"]
+    assert sorted(seen) == sorted(many) and len(seen) == len(set(seen))
 
 
 # -- set_variable -----------------------------------------------------------------------------
