@@ -9,12 +9,10 @@ is the proxy's `forwarded`, and the cluster as the local cloud serves it, read d
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +26,7 @@ from mage_mcp.server.app import MageMCPServer, build_server
 from mage_mcp.server.config import Settings
 from mage_mcp.server.runtime import Runtime
 from tests.support.cloud_api import CloudApi, read_env_file, secrets_of
+from tests.support.environment import isolated_environment  # noqa: F401 (autouse)
 from tests.support.fault_proxy import FaultProxy, fault_proxy
 from tests.support.mcp_results import ok, text_of
 from tests.support.ports import free_port
@@ -69,15 +68,6 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             for cluster_dir in clusters_dir.glob("*"):
                 mage.stop(cluster_dir)
     assert leftover == [], "a Mage was started, though the cluster should have stayed Stopped"
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Settings come only from what a test passes: no MAGE_* variable or .env file leaks in."""
-    for name in [n for n in os.environ if n.startswith("MAGE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("MAGE_MCP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,21 +16,12 @@ from mage_mcp.server.app import MageMCPServer, build_server
 from mage_mcp.server.config import Settings
 from mage_mcp.server.runtime import Runtime
 from tests.fakes import FakeCloud, FakeMage
+from tests.support.environment import isolated_environment  # noqa: F401 (autouse)
 
 TEAM, CLUSTER = "team-1", "cluster-1"
 
 ServerFactory = Callable[..., MageMCPServer]
 Elicitation = Callable[[ClientRequestContext, ElicitRequestParams], Any]
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """Settings come only from what a test passes: no MAGE_* variable or .env file leaks in; the audit
-    log is the test's own."""
-    for name in [n for n in os.environ if n.startswith("MAGE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("MAGE_MCP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
