@@ -167,7 +167,7 @@ class RedisState:
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
-        from redis.exceptions import LockError
+        from redis.exceptions import RedisError
 
         held = self._client().lock(self.PREFIX + "lock:" + name, timeout=LOCK_LEASE_S, blocking_timeout=LOCK_WAIT_S)
         async with self._answering():
@@ -177,7 +177,8 @@ class RedisState:
         try:
             yield
         finally:
-            with suppress(LockError):  # the lease ran out, and the lock may be another call's now: leave it
+            # The lease ran out (the lock may be another call's now), or Redis went away: the lease frees it.
+            with suppress(RedisError):
                 await held.release()
 
     async def aclose(self) -> None:

@@ -4,6 +4,7 @@ and names the toolset its tools belong to (`TOOLSET`)."""
 from types import ModuleType
 
 from . import (
+    block_deletion,
     blocks,
     cluster_config,
     clusters,
@@ -33,6 +34,7 @@ MODULES: tuple[ModuleType, ...] = (
     pipeline_deletion,
     run_starts,
     blocks,
+    block_deletion,
     triggers,
     variables,
     secrets,

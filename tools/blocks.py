@@ -1,4 +1,4 @@
-"""Blocks of a pipeline: read, create, edit (code verified by reading it back), delete.
+"""Blocks of a pipeline: read, create, edit (code verified by reading it back); deletion is `block_deletion`.
 
 A block's code is a file of the project, named after the block's type and uuid, and shared by
 every pipeline that has a block of that uuid and type: Mage reuses (and overwrites) an existing
@@ -55,15 +55,6 @@ class BlockUpdated(MutationOutcome):
     changed: list[str] = Field(default_factory=list)
 
 
-class BlockDeleted(MutationOutcome):
-    pipeline_uuid: str | None = None
-    block_uuid: str | None = None
-    relinked: dict[str, list[str]] = Field(default_factory=dict)
-    """Downstream blocks re-linked (the first 30), with their upstream blocks now."""
-    relinked_count: int = 0
-    kept_file: str | None = None
-
-
 # -- reading ----------------------------------------------------------------------------------
 
 
@@ -105,7 +96,7 @@ async def plan_create(
             f"The project already has the block file {new.file_path} (block files are shared by all pipelines, and "
             "Mage keeps the file of a deleted block): Mage would reuse it instead of a new one. Choose another name."
         )
-    after = f"after {_names(parents)}" if parents else "with no upstream block"
+    after = f"after {quoted(parents)}" if parents else "with no upstream block"
     lines = code.count("\n") + (not code.endswith("\n")) if code else 0
     written = f"the given code ({lines} line{'s' * (lines != 1)})" if code else "Mage's template for the type"
     return Plan(
@@ -204,7 +195,7 @@ async def plan_update(
         parents = _known_upstream(pipeline, upstream, block.uuid)
         if set(parents) != set(block.upstream_blocks):
             said.append(
-                f"Run it after {_names(parents) or 'no block'} (now: {_names(block.upstream_blocks) or 'none'})."
+                f"Run it after {quoted(parents) or 'no block'} (now: {quoted(block.upstream_blocks) or 'none'})."
             )
             changed["upstream"] = {"from": block.upstream_blocks[:NAMES_SHOWN], "to": parents}
     new_code = _normalized(code)
@@ -244,7 +235,7 @@ async def update_block(
     if "upstream" in plan.changes and set(block.upstream_blocks) != set(plan.changes["upstream"]["to"]):
         raise ToolError(
             f"Mage did not keep the new upstream blocks of {block.uuid!r}: it shows "
-            f"{_names(block.upstream_blocks) or 'none'}. get_block shows the block as it is now."
+            f"{quoted(block.upstream_blocks) or 'none'}. get_block shows the block as it is now."
         )
     if "code" in plan.changes:
         await cluster.write_block_code(pipeline_uuid, block, _normalized(code) or "")
@@ -299,7 +290,7 @@ async def _renamed(rt: Target, pipeline: Pipeline, block: Block, name: str) -> B
     sharing = [uuid for uuid in await rt.cluster.pipelines_using_file(block.file_path) if uuid != pipeline.uuid]
     if sharing:
         raise ToolError(
-            f"The block's file {block.file_path} is also the code of pipelines {_names(sharing)}: a rename moves "
+            f"The block's file {block.file_path} is also the code of pipelines {quoted(sharing)}: a rename moves "
             "the file and they would lose that code. Leave the name, or create_block a copy under the new name."
         )
     return new
@@ -307,7 +298,7 @@ async def _renamed(rt: Target, pipeline: Pipeline, block: Block, name: str) -> B
 
 async def _code_change(rt: Target, pipeline_uuid: str, block: Block, path: str, code: str) -> str:
     sharing = [uuid for uuid in await rt.cluster.pipelines_using_file(block.file_path) if uuid != pipeline_uuid]
-    shared = f" The file is shared: the code of pipelines {_names(sharing)} changes too." if sharing else ""
+    shared = f" The file is shared: the code of pipelines {quoted(sharing)} changes too." if sharing else ""
     diff = await anyio.to_thread.run_sync(code_diff, block.content or "", code, path)
     return f"Write its code (file {path}).{shared}\n{diff}"
 
@@ -329,123 +320,6 @@ def code_diff(before: str, after: str, path: str) -> str:
     return "\n".join(shown)
 
 
-# -- delete -----------------------------------------------------------------------------------
-
-
-async def plan_delete(
-    ctx: Context[Runtime, Any], pipeline_uuid: PipelineUuid, block_uuid: BlockUuid, force: bool
-) -> Plan:
-    block, relink = await _relinking(runtime(ctx), pipeline_uuid, block_uuid)
-    if relink and not force:
-        raise ToolError(
-            f"Blocks {_names(list(relink))} depend on {block.uuid!r}. Pass force=true to delete it and re-link them "
-            f"to its upstream blocks ({_names(block.upstream_blocks) or 'none'}), or change them with update_block."
-        )
-    shown = list(relink.items())[:NAMES_SHOWN]
-    said = [
-        f"Remove the {block.type} block {block.uuid!r} from pipeline {pipeline_uuid!r}.",
-        *(f"Block {child!r} then runs after {_names(parents) or 'no block'}." for child, parents in shown),
-        f"{len(relink) - len(shown)} more blocks are re-linked the same way." if len(relink) > len(shown) else "",
-        _file_fate(block.type, block.file_path),
-    ]
-    return Plan(
-        summary=" ".join(sentence for sentence in said if sentence),
-        changes={
-            "pipeline_uuid": pipeline_uuid,
-            "block_uuid": block.uuid,
-            "type": block.type,
-            "file": block.file_path,
-            "relink": dict(shown),
-            "relinked": len(relink),
-        },
-    )
-
-
-async def delete_block(
-    ctx: Context[Runtime, Any],
-    plan: Plan,
-    pipeline_uuid: PipelineUuid,
-    block_uuid: BlockUuid,
-    force: Annotated[bool, Field(description="Re-link the blocks that depend on it to its upstream blocks")] = False,
-) -> BlockDeleted:
-    """Remove a block from a pipeline (its file stays in the project); one others depend on needs force=true."""
-    cluster = runtime(ctx).cluster
-    block, relink = await _relinking(runtime(ctx), pipeline_uuid, block_uuid)
-    if relink and not force:
-        raise ToolError(f"Blocks {_names(list(relink))} now depend on {block_uuid!r}: nothing was changed.")
-    # Mage's own force=true re-link can leave a block listing the same upstream block twice: re-link each here.
-    for child, parents in relink.items():
-        await cluster.update_block(pipeline_uuid, child, {"upstream_blocks": parents})
-    await cluster.delete_block(pipeline_uuid, block_uuid)
-    after = {b.uuid: b for b in (await cluster.get_pipeline(pipeline_uuid)).blocks}
-    wrong = [c for c, parents in relink.items() if c in after and sorted(after[c].upstream_blocks) != sorted(parents)]
-    if block_uuid in after or wrong:
-        raise ToolError(
-            f"Mage does not show the deletion of {block_uuid!r} as planned (still there: {block_uuid in after}; "
-            f"re-linked differently: {_names(wrong) or 'none'}). get_pipeline shows the blocks as they are now."
-        )
-    return _deleted(pipeline_uuid, block_uuid, block.type, block.file_path, relink, len(relink))
-
-
-async def settle_delete(
-    ctx: Context[Runtime, Any], plan: Plan, pipeline_uuid: PipelineUuid, block_uuid: BlockUuid, **_: Any
-) -> BlockDeleted | None:
-    """Deleted when the block is gone and every block that ran after it is re-linked as planned; not applied
-    while it is there and every block that ran after it still does."""
-    blocks = {block.uuid: block for block in (await runtime(ctx).cluster.get_pipeline(pipeline_uuid)).blocks}
-    children = {uuid for uuid, block in blocks.items() if block_uuid in block.upstream_blocks}
-    relink: dict[str, list[str]] = plan.changes["relink"]
-    if block_uuid in blocks and children >= relink.keys() and len(children) == plan.changes["relinked"]:
-        return None
-    relinked = all(
-        sorted(blocks[child].upstream_blocks) == sorted(relink[child]) for child in relink if child in blocks
-    )
-    if block_uuid in blocks or children or not relinked:
-        raise Undecided(f"Block {block_uuid!r} or the blocks that ran after it are only partly changed.")
-    return _deleted(
-        pipeline_uuid, block_uuid, plan.changes["type"], plan.changes["file"], relink, plan.changes["relinked"]
-    )
-
-
-def _deleted(
-    pipeline_uuid: str,
-    block_uuid: str,
-    block_type: str | None,
-    file_path: str,
-    relink: dict[str, list[str]],
-    relinked_count: int,
-) -> BlockDeleted:
-    return BlockDeleted(
-        status="deleted",
-        pipeline_uuid=pipeline_uuid,
-        block_uuid=block_uuid,
-        relinked=dict(list(relink.items())[:NAMES_SHOWN]),
-        relinked_count=relinked_count,
-        kept_file=None if block_type in ("markdown", "scratchpad") else file_path,
-        message=f"Removed block {block_uuid!r}. {_file_fate(block_type, file_path)}",
-    )
-
-
-async def _relinking(rt: Target, pipeline_uuid: str, block_uuid: str) -> tuple[Block, dict[str, list[str]]]:
-    """The block, and the upstream each block that depends on it gets once it is gone."""
-    block = await rt.cluster.get_block(pipeline_uuid, block_uuid)
-    pipeline = await rt.cluster.get_pipeline(pipeline_uuid)
-    children = [other for other in pipeline.blocks if block.uuid in other.upstream_blocks]
-    return block, {child.uuid: _relinked(child.upstream_blocks, block) for child in children}
-
-
-def _relinked(upstream: Sequence[str], removed: Block) -> list[str]:
-    """A downstream block's upstream once `removed` goes: the others, then `removed`'s own, each once."""
-    kept = [uuid for uuid in upstream if uuid != removed.uuid]
-    return list(dict.fromkeys([*kept, *removed.upstream_blocks]))
-
-
-def _file_fate(block_type: str | None, file_path: str) -> str:
-    if block_type in ("markdown", "scratchpad"):
-        return f"Mage removes its file {file_path} unless another pipeline uses it."
-    return f"Its file {file_path} stays in the project (Mage keeps block files; a block of that name reuses it)."
-
-
 # -- shared -----------------------------------------------------------------------------------
 
 
@@ -455,10 +329,10 @@ def _known_upstream(pipeline: Pipeline, upstream: Sequence[str], block_uuid: str
     known = {block.uuid for block in pipeline.blocks}
     if unknown := [uuid for uuid in parents if uuid not in known]:
         raise ToolError(
-            f"Pipeline {pipeline.uuid!r} has no block {_names(unknown)}; its blocks are {_names(sorted(known))}."
+            f"Pipeline {pipeline.uuid!r} has no block {quoted(unknown)}; its blocks are {quoted(sorted(known))}."
         )
     if looped := [uuid for uuid in parents if uuid in _downstream_of(pipeline, block_uuid) | {block_uuid}]:
-        raise ToolError(f"Blocks {_names(looped)} run after {block_uuid!r}: as its upstream they would form a cycle.")
+        raise ToolError(f"Blocks {quoted(looped)} run after {block_uuid!r}: as its upstream they would form a cycle.")
     return parents
 
 
@@ -479,7 +353,7 @@ def _normalized(code: str | None) -> str | None:
     return None if code is None else code.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _names(uuids: Sequence[str]) -> str:
+def quoted(uuids: Sequence[str]) -> str:
     shown = ", ".join(repr(uuid) for uuid in uuids[:NAMES_SHOWN])
     return shown + (f" and {len(uuids) - NAMES_SHOWN} more" if len(uuids) > NAMES_SHOWN else "")
 
@@ -504,14 +378,5 @@ TOOLS: tuple[ToolSpec, ...] = (
         destructive=True,
         idempotent=True,
         settle=settle_update,
-    ),
-    changes(
-        delete_block,
-        "Delete block",
-        "cluster",
-        plan=plan_delete,
-        destructive=True,
-        idempotent=True,
-        settle=settle_delete,
     ),
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from mcp import Client
+from pydantic import ValidationError
 
+from mage_mcp.server.config import Settings
 from mage_mcp.server.state import ProcessState, RedisState, StateConfigError, shared_state
 from tests.fakes import FakeCloud, FakeMage
 from tests.support.mcp_results import ok, text_of
@@ -56,3 +58,18 @@ def test_the_state_is_this_process_unless_a_redis_url_is_given() -> None:
 
 def test_the_redis_address_in_messages_carries_no_credentials() -> None:
     assert RedisState("redis://user:pw@10.0.0.5:6380/2").where == "redis://10.0.0.5:6380/2"
+
+
+def test_half_a_replica_setup_is_warned_about_and_a_whole_one_is_not() -> None:
+    secret, url = "s" * 32, "redis://127.0.0.1:6379/0"
+    only_secret = Settings(_env_file=None, mage_mcp_confirm_secret=secret).replica_warning()
+    only_url = Settings(_env_file=None, mage_mcp_state_url=url).replica_warning()
+    assert only_secret is not None and "a token works once per replica" in only_secret
+    assert only_url is not None and "works only on the replica that issued it" in only_url
+    assert Settings(_env_file=None, mage_mcp_state_url=url, mage_mcp_confirm_secret=secret).replica_warning() is None
+    assert Settings(_env_file=None).replica_warning() is None
+
+
+def test_a_short_shared_secret_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, mage_mcp_confirm_secret="too short")
