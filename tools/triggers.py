@@ -1,4 +1,5 @@
-"""Triggers (Mage's pipeline schedules): list, read, create, update, delete. Their tokens never leave the server.
+"""Triggers (Mage's pipeline schedules): list, read, create, update (deletion: `trigger_deletion`). Their tokens
+never leave the server.
 
 Every trigger has a token (a credential that starts runs without a login), time triggers too; the
 client's `Trigger` model drops it, so no result, plan or message can carry it.
@@ -12,7 +13,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, BaseModel, Field
 
-from mage_mcp.clients import MageNotFoundError, Trigger
+from mage_mcp.clients import Trigger
 from mage_mcp.server.confirmation import MutationOutcome, Plan
 from mage_mcp.server.runtime import Runtime, Target
 
@@ -81,11 +82,6 @@ class TriggerUpdated(MutationOutcome):
     trigger_id: int | None = None
     changed: list[str] = Field(default_factory=list)
     trigger: TriggerItem | None = None
-
-
-class TriggerDeleted(MutationOutcome):
-    trigger_id: int | None = None
-    pipeline_uuid: str | None = None
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -259,6 +255,25 @@ def _moment(start_time: str | None) -> datetime | None:
     return datetime.strptime(start_time, MAGE_TIME_FORMAT).replace(tzinfo=UTC) if start_time else None
 
 
+async def settle_create(ctx: Context[Runtime, Any], plan: Plan, **_: Any) -> TriggerCreated | None:
+    """The trigger of the planned name, if it exists now: the plan saw none."""
+    changes = plan.changes
+    trigger = await runtime(ctx).cluster.find_trigger(changes["pipeline_uuid"], changes["name"], None)
+    if trigger is None:
+        return None
+    return _created(trigger, plan)
+
+
+def _created(trigger: Trigger, plan: Plan) -> TriggerCreated:
+    return TriggerCreated(
+        status="created",
+        trigger_id=trigger.id,
+        pipeline_uuid=trigger.pipeline_uuid,
+        active=trigger.status == "active",
+        message=f"Trigger {trigger.id} created. {plan.summary}",
+    )
+
+
 # -- updating ---------------------------------------------------------------------------------
 
 _MAGE_FIELD = {"name": "name", "schedule": "schedule_interval", "start_time": "start_time", "variables": "variables"}
@@ -295,7 +310,7 @@ async def plan_update(
         "active": active,
     }
     different = {field: value for field, value in wanted.items() if value is not None and value != now[field]}
-    described = f"trigger {trigger.id} ({cut(trigger.name, 100)!r}) of pipeline {trigger.pipeline_uuid!r}"
+    described = f"trigger {trigger.id} of pipeline {trigger.pipeline_uuid!r}"  # its name is Mage's data: in changes
     if not different:
         return Plan.nothing_to_do(f"The {described} already has these settings.", trigger_id=trigger.id, changed=[])
     if "name" in different:
@@ -318,6 +333,8 @@ async def plan_update(
 def _step(field: str, old: Any, new: Any) -> str:
     if field == "variables":
         return f"variables replaced by {cut(json.dumps(new, sort_keys=True, default=str))}"
+    if field == "name":  # the old name is Mage's data (in changes), the new one the caller's
+        return f"renamed to {new!r}"
     return f"{field} {_shown(old)!r} → {new!r}"
 
 
@@ -352,49 +369,6 @@ async def update_trigger(
     )
 
 
-# -- deleting ---------------------------------------------------------------------------------
-
-
-async def plan_delete(ctx: Context[Runtime, Any], trigger_id: TriggerId) -> Plan:
-    cluster = runtime(ctx).cluster
-    trigger = await cluster.get_trigger(trigger_id)
-    runs = (await cluster.trigger_runs(trigger.id, limit=1)).total or 0
-    kept = (
-        f" The runs made through it ({runs}) stay in Mage's database, but Mage no longer shows them (list_runs "
-        "and get_run see only runs of existing triggers)."
-        if runs
-        else ""
-    )
-    what = f"{trigger.schedule_type} trigger {trigger.id} ({cut(trigger.name, 100)!r}, {trigger.status})"
-    return Plan(
-        summary=f"Delete the {what} of pipeline {trigger.pipeline_uuid!r}.{kept} This cannot be undone.",
-        changes={"trigger_id": trigger.id, "pipeline_uuid": trigger.pipeline_uuid, "runs_hidden": runs},
-    )
-
-
-async def delete_trigger(ctx: Context[Runtime, Any], plan: Plan, trigger_id: TriggerId) -> TriggerDeleted:
-    """Delete a trigger (its schedule stops, its token stops working); returns the deleted trigger's id."""
-    await runtime(ctx).cluster.delete_trigger(trigger_id)
-    return _deleted(trigger_id, plan)
-
-
-async def settle_create(ctx: Context[Runtime, Any], plan: Plan, **_: Any) -> TriggerCreated | None:
-    """The trigger of the planned name, if it exists now: the plan saw none."""
-    changes = plan.changes
-    trigger = await runtime(ctx).cluster.find_trigger(changes["pipeline_uuid"], changes["name"], None)
-    if trigger is None:
-        return None
-    return _created(trigger, plan)
-
-
-async def settle_delete(ctx: Context[Runtime, Any], plan: Plan, trigger_id: TriggerId) -> TriggerDeleted | None:
-    try:
-        await runtime(ctx).cluster.get_trigger(trigger_id)
-    except MageNotFoundError:
-        return _deleted(trigger_id, plan)
-    return None
-
-
 async def settle_update(
     ctx: Context[Runtime, Any], plan: Plan, trigger_id: TriggerId, **_: Any
 ) -> TriggerUpdated | None:
@@ -408,22 +382,6 @@ async def settle_update(
         return None
     return TriggerUpdated(
         status="updated", trigger_id=trigger.id, changed=changed, trigger=_item(trigger), message=plan.summary
-    )
-
-
-def _created(trigger: Trigger, plan: Plan) -> TriggerCreated:
-    return TriggerCreated(
-        status="created",
-        trigger_id=trigger.id,
-        pipeline_uuid=trigger.pipeline_uuid,
-        active=trigger.status == "active",
-        message=f"Trigger {trigger.id} created. {plan.summary}",
-    )
-
-
-def _deleted(trigger_id: int, plan: Plan) -> TriggerDeleted:
-    return TriggerDeleted(
-        status="deleted", trigger_id=trigger_id, pipeline_uuid=plan.changes["pipeline_uuid"], message=plan.summary
     )
 
 
@@ -448,14 +406,5 @@ TOOLS: tuple[ToolSpec, ...] = (
         destructive=True,
         idempotent=True,
         settle=settle_update,
-    ),
-    changes(
-        delete_trigger,
-        "Delete trigger",
-        "cluster",
-        plan=plan_delete,
-        destructive=True,
-        idempotent=True,
-        settle=settle_delete,
     ),
 )

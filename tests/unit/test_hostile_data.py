@@ -66,3 +66,28 @@ async def test_instructions_in_mage_data_stay_data(
     assert not any(INJECTION[:40] in prompt for prompt in prompts)
     diagnosis = found["diagnose_run"]
     assert all(path.startswith("failed_blocks[].error_lines") for path in diagnosis), diagnosis
+
+
+async def test_a_trigger_named_like_instructions_is_named_only_in_data(
+    make_server: ServerFactory, mage: FakeMage, hostile: dict[str, Any]
+) -> None:
+    trigger = mage.add_trigger("innocent", name=INJECTION)
+    prompts: list[str] = []
+    calls = [
+        ("list_triggers", {"pipeline_uuid": "innocent"}),
+        ("get_trigger", {"trigger_id": trigger["id"]}),
+        ("update_trigger", {"trigger_id": trigger["id"], "active": True}),
+        ("update_trigger", {"trigger_id": trigger["id"], "name": "plain name"}),
+        ("delete_trigger", {"trigger_id": trigger["id"]}),
+    ]
+    async with Client(make_server(), elicitation_callback=answer("decline", seen=prompts)) as asked:
+        declined = [await asked.call_tool(tool, arguments) for tool, arguments in calls]
+    async with Client(make_server(mage_mcp_confirm_fallback="allow")) as allowed:
+        applied = [await allowed.call_tool(tool, arguments) for tool, arguments in calls[2:]]
+    authored = []
+    for result in declined + applied:
+        assert not result.is_error, result.content
+        authored += [path for path in paths_holding(result.structured_content, INJECTION[:40]) if server_authored(path)]
+    assert authored == []
+    assert len(prompts) == 3 and not any(INJECTION[:40] in prompt for prompt in prompts)
+    assert paths_holding(declined[0].structured_content, INJECTION[:40])  # shown, as data
