@@ -1,4 +1,5 @@
-"""Pin the run-list, cancel, retry and delete quirks of the Mage fake, as a real Mage 0.9.80 showed them."""
+"""Pin the run-list, cancel, retry and delete quirks of the Mage fake, as a real Mage 0.9.80 showed them,
+and its auto-completing runs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.fakes import FakeMage
+from tests.unit.fake_clients import asgi_client, auth_headers
 
 pytestmark = pytest.mark.anyio
 
@@ -114,6 +116,36 @@ async def test_run_lists_do_not_carry_the_trigger_token_away_from_mage_shape(
     mage.trigger_run(trigger["id"])
     (item,) = (await mc.get("/api/pipeline_runs")).json()["pipeline_runs"]
     assert item["pipeline_schedule_token"] == trigger["token"]  # Mage does send it: clients must drop it
+
+
+async def test_db_backed_lists_default_limit_40(mc: httpx.AsyncClient, mage: FakeMage) -> None:
+    trigger = mage.add_trigger("example_pipeline")
+    for _ in range(45):
+        mage.trigger_run(trigger["id"])
+    headers = await auth_headers(mc, mage)
+    r = await mc.get("/api/pipeline_runs", params={"pipeline_uuid": "example_pipeline"}, headers=headers)
+    body = r.json()
+    assert len(body["pipeline_runs"]) == 40
+    assert body["metadata"] == {"count": 45, "next": True}
+    assert body["pipeline_runs"][0]["id"] == 45  # newest first
+    r = await mc.get("/api/pipeline_runs", params={"_limit": 2, "_offset": 44}, headers=headers)
+    assert r.json()["metadata"] == {"count": 45, "next": False}
+    assert [run["id"] for run in r.json()["pipeline_runs"]] == [1]
+    r = await mc.get("/api/pipelines/example_pipeline/pipeline_schedules", headers=headers)
+    assert r.json()["metadata"] == {"count": 1, "next": False}
+
+
+# -- polling ------------------------------------------------------------------------------------
+
+
+async def test_auto_complete_on_next_get() -> None:
+    mage = FakeMage(auto_complete=True)
+    trigger = mage.add_trigger("example_pipeline")
+    run = mage.trigger_run(trigger["id"])
+    async with asgi_client(mage.app, "http://mage.test") as mc:
+        headers = await auth_headers(mc, mage)
+        r = await mc.get(f"/api/pipeline_runs/{run['id']}", headers=headers)
+        assert r.json()["pipeline_run"]["status"] == "completed"
 
 
 # -- cancel, retry, delete ----------------------------------------------------------------------
