@@ -1,5 +1,6 @@
-"""What tools share while the server runs: settings, profiles, the confirmation gate, the audit log
-and each profile's clients.
+"""What tools share while the server runs: settings, profiles, the confirmation gate, the audit log,
+the shared state (used tokens, idempotency keys, cluster write locks: this process's, or Redis shared
+with other replicas) and each profile's clients.
 
 One `Runtime` per process. A call's profile is set for the length of the call (`current_profile`,
 set by the server from the call's `profile` argument); tools reach that profile's `Target`, whose
@@ -7,7 +8,7 @@ clients are created on first use (no network before `initialize` is answered, no
 nobody uses). Each profile has clients of its own, so one target's failure or slowness never holds
 up another's calls. The clients are closed when the last connection ends; SSE opens one lifespan
 per connection, and they all share these clients, so writes to one cluster stay serialised across
-connections.
+connections (and across replicas, through the shared state's locks).
 """
 
 from __future__ import annotations
