@@ -147,6 +147,10 @@ class TokenError(ToolError):
     """A confirmation token was refused: nothing was sent to Mage."""
 
 
+class DeniedError(ToolError):
+    """The client cannot ask a person and the fallback is `deny`: nothing was sent to Mage."""
+
+
 class ConfirmationTokens:
     """HMAC-signed, single-use tokens bound to a tool and its exact arguments.
 
@@ -260,7 +264,7 @@ class ConfirmationGate:
         if fallback == "allow":
             return "allow"
         if fallback == "deny":
-            raise ToolError(_DENIED)
+            raise DeniedError(_DENIED)
         if confirmation_token is not None:
             await self.tokens.redeem(confirmation_token, tool, arguments)
             return "token"
@@ -358,7 +362,8 @@ def confirmed(
         try:
             settled = await holder.gate.settle(name, bound, the_plan, consent, token, fallback=profile.confirm_fallback)
         except ToolError as exc:
-            await attempt.ended("refused" if isinstance(exc, TokenError) else "denied", message=str(exc))
+            # denied by the fallback; refused for a bad token or a shared state that did not answer
+            await attempt.ended("denied" if isinstance(exc, DeniedError) else "refused", message=str(exc))
             raise
         if isinstance(settled, Halt):
             await attempt.ended(typing.cast(AuditOutcome, settled.status))

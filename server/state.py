@@ -106,10 +106,8 @@ class ProcessState:
         now = self._clock()
         self._values[key] = (value, now + ttl_s)
         self._values.move_to_end(key)
-        while len(self._values) > self._capacity or next(iter(self._values.values()))[1] <= now:
-            self._values.popitem(last=False)
-            if not self._values:
-                break
+        while self._values and (len(self._values) > self._capacity or next(iter(self._values.values()))[1] <= now):
+            self._values.popitem(last=False)  # the oldest first: every value has the same lifetime
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:
         if len(self._locks) > self._capacity:
@@ -222,4 +220,10 @@ def shared_state(url: str | None) -> SharedState:
         raise StateConfigError("MAGE_MCP_STATE_URL must be a redis://, rediss:// or unix:// URL.")
     if importlib.util.find_spec("redis") is None:
         raise StateConfigError("MAGE_MCP_STATE_URL needs the Redis client: pip install 'mage-mcp[redis]'.")
+    from redis.connection import parse_url
+
+    try:
+        parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError:  # its message may quote the URL, credentials included
+        raise StateConfigError("MAGE_MCP_STATE_URL is not a valid Redis URL (host, port, database).") from None
     return RedisState(url)

@@ -17,6 +17,7 @@ from mage_mcp.server.config import Settings
 from mage_mcp.server.runtime import Runtime
 from tests.fakes import FakeCloud, FakeMage
 from tests.support.environment import isolated_environment  # noqa: F401 (autouse)
+from tests.unit.fake_clients import asgi_client
 
 TEAM, CLUSTER = "team-1", "cluster-1"
 
@@ -32,6 +33,13 @@ def mage() -> FakeMage:
 @pytest.fixture
 def cloud() -> FakeCloud:
     return FakeCloud()
+
+
+@pytest.fixture
+async def mc(mage: FakeMage) -> AsyncIterator[httpx.AsyncClient]:
+    """Raw HTTP to the Mage fake, in process (the fake-API tests)."""
+    async with asgi_client(mage.app, "http://mage.test") as client:
+        yield client
 
 
 @pytest.fixture

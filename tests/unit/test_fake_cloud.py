@@ -17,11 +17,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def cloud() -> FakeCloud:
-    return FakeCloud()
-
-
-@pytest.fixture
 async def cc(cloud: FakeCloud) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(cloud.app, "http://cloud.test") as client:
         yield client

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,12 +22,6 @@ RECORD_KEYS += ["level", "message", "timestamp", "uuid"]
 @pytest.fixture
 def mage() -> FakeMage:
     return FakeMage(require_auth=False)
-
-
-@pytest.fixture
-async def mc(mage: FakeMage) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=mage.app), base_url="http://mage.test") as client:
-        yield client
 
 
 @pytest.fixture

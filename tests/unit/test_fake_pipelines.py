@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from tests.fakes import FakeMage
-from tests.unit.fake_clients import asgi_client, auth_headers
+from tests.unit.fake_clients import auth_headers
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def mage() -> FakeMage:
-    return FakeMage()
-
-
-@pytest.fixture
-async def mc(mage: FakeMage) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(mage.app, "http://mage.test") as client:
-        yield client
 
 
 async def test_pipeline_list_pagination_and_search(mc: httpx.AsyncClient, mage: FakeMage) -> None:

@@ -4,7 +4,6 @@ and its auto-completing runs."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def mage() -> FakeMage:
     return FakeMage(require_auth=False)
-
-
-@pytest.fixture
-async def mc(mage: FakeMage) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=mage.app), base_url="http://mage.test") as client:
-        yield client
 
 
 @pytest.fixture

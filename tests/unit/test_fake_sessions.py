@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,17 +16,6 @@ from tests.fakes import FakeMage, inner_token
 from tests.unit.fake_clients import asgi_client, assert_shape3, auth_headers, login
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def mage() -> FakeMage:
-    return FakeMage()
-
-
-@pytest.fixture
-async def mc(mage: FakeMage) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(mage.app, "http://mage.test") as client:
-        yield client
 
 
 # -- status, key, login, tokens -----------------------------------------------------------------

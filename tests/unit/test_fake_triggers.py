@@ -4,26 +4,14 @@ through them, by trigger token without auth or with a session."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from tests.fakes import FakeMage
-from tests.unit.fake_clients import asgi_client, assert_shape3, auth_headers
+from tests.unit.fake_clients import assert_shape3, auth_headers
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def mage() -> FakeMage:
-    return FakeMage()
-
-
-@pytest.fixture
-async def mc(mage: FakeMage) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(mage.app, "http://mage.test") as client:
-        yield client
 
 
 async def test_trigger_create_validation(mc: httpx.AsyncClient, mage: FakeMage) -> None:

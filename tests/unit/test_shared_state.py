@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+from typing import Any
+
 import pytest
 from mcp import Client
 from pydantic import ValidationError
@@ -15,6 +20,11 @@ from tests.support.ports import free_port
 from .conftest import ServerFactory
 
 pytestmark = pytest.mark.anyio
+
+
+def last_audited() -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(Path(os.environ["MAGE_MCP_AUDIT_LOG"]).read_text().splitlines()[-1])
+    return record
 
 
 def dead_redis() -> str:
@@ -35,6 +45,8 @@ async def test_a_token_is_refused_with_nothing_sent_when_the_shared_state_does_n
     assert "The shared state (Redis at redis://127.0.0.1:" in message and "nothing was changed" in message
     assert "hunter2-state" not in message
     assert mage.recorder.mutations() == []
+    last = last_audited()
+    assert (last["tool"], last["outcome"]) == ("trigger_pipeline", "refused")
 
 
 async def test_a_cluster_write_that_cannot_take_the_shared_lock_is_refused_with_nothing_sent(
@@ -54,6 +66,9 @@ def test_the_state_is_this_process_unless_a_redis_url_is_given() -> None:
     assert isinstance(shared_state("redis://127.0.0.1:6379/0"), RedisState)
     with pytest.raises(StateConfigError, match="redis://, rediss:// or unix://"):
         shared_state("memcached://127.0.0.1:11211")
+    with pytest.raises(StateConfigError, match="not a valid Redis URL") as bad:
+        shared_state("redis://:hunter2-state@127.0.0.1:port/0")
+    assert "hunter2-state" not in str(bad.value)
 
 
 def test_the_redis_address_in_messages_carries_no_credentials() -> None:
